@@ -1,0 +1,134 @@
+"""What every check type shares: its rubric entry, the probes it asks for, and its outcome.
+
+A check type is a pydantic model (its rubric parameters, validated when the rubric loads)
+with two methods:
+
+- ``probes(context)``: the :class:`ProbeRequest` s the student kernel must answer, with inputs
+  the grader generated;
+- ``evaluate(evidence)``: a :class:`Outcome` computed in the grader process from the probe's
+  numeric artifacts, the executed notebook and the reference implementation.
+
+Types register with :func:`register`; the rubric's ``type:`` field picks one.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import nbformat
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from reference.data import MNIST
+
+CHECK_TYPES: dict[str, type["CheckSpec"]] = {}
+
+
+def register(cls: type["CheckSpec"]) -> type["CheckSpec"]:
+    """Class decorator: make a check type available to rubrics under its ``type`` literal."""
+    name = cls.model_fields["type"].default
+    if name in CHECK_TYPES:
+        raise ValueError(f"check type {name!r} registered twice")
+    CHECK_TYPES[name] = cls
+    return cls
+
+
+class CheckSpec(BaseModel):
+    """Fields every rubric check has. ``points`` is the most the check can award."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_.-]*$")
+    title: str
+    points: float = Field(gt=0)
+    type: str
+    needs_kernel: ClassVar[bool] = True
+
+    def probes(self, context: "ProbeContext") -> list["ProbeRequest"]:
+        return []
+
+    def evaluate(self, evidence: "Evidence") -> "Outcome":
+        raise NotImplementedError
+
+    def rng(self, seed: int) -> np.random.Generator:
+        """A generator seeded by the rubric's seed and this check's id: same inputs every run."""
+        return np.random.default_rng([seed, zlib.crc32(self.id.encode())])
+
+
+@dataclass(frozen=True)
+class ProbeRequest:
+    """One call the student kernel makes on the grader's behalf.
+
+    ``key`` names the artifact (``<key>.npz``); requests with the same key are made once.
+    ``kind`` selects a function in :mod:`grader.probe_kernel`; ``config`` is JSON-able;
+    ``inputs`` are arrays the kernel reads from ``<key>.inputs.npz``.
+    """
+
+    key: str
+    kind: str
+    config: dict[str, Any] = field(default_factory=dict)
+    inputs: dict[str, np.ndarray] = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True)
+class ProbeContext:
+    """What checks may use to build their probe inputs."""
+
+    seed: int
+    data: MNIST
+    parameters: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ProbeOutput:
+    """A probe's answer: arrays when it ran, or the exception it raised (``error``)."""
+
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Everything a check may judge, all of it already in the grader process."""
+
+    requests: dict[str, ProbeRequest]
+    outputs: dict[str, ProbeOutput]
+    notebook: nbformat.NotebookNode
+    context: ProbeContext
+    stopped_at: str | None = None  # "cell 5 raised ZeroDivisionError: ..." when execution stopped early
+
+    def output(self, key: str) -> ProbeOutput:
+        return self.outputs.get(key, ProbeOutput(error="the probe did not run"))
+
+
+@dataclass
+class Outcome:
+    """A check's verdict: ``fraction`` of its points in [0, 1], a message, and evidence.
+
+    ``details`` is JSON-able and goes into result.json; ``artifacts`` are arrays saved in
+    ``artifacts.npz`` beside it for the feedback page's figures.
+    """
+
+    fraction: float
+    message: str
+    details: dict[str, Any] = field(default_factory=dict)
+    artifacts: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def linear_credit(value: float, pass_at: float, fail_at: float) -> float:
+    """1 at or beyond ``pass_at``, 0 at or beyond ``fail_at``, linear in between.
+
+    Works both ways: lower is better when ``pass_at < fail_at`` (a loss), higher is better
+    when ``pass_at > fail_at`` (a confidence).
+    """
+    if not np.isfinite(value):
+        return 0.0
+    return float(np.clip((value - fail_at) / (pass_at - fail_at), 0.0, 1.0))
+
+
+def missing_message(error: str | None, evidence: Evidence) -> str:
+    """Explain a failed probe, adding where the notebook stopped if it did."""
+    message = error or "the probe produced no output"
+    return f"{message} (the notebook stopped early: {evidence.stopped_at})" if evidence.stopped_at else message

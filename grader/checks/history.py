@@ -1,0 +1,89 @@
+"""The ``training_history`` check: the student's per-epoch losses, and whether they fit the model."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import torch
+from pydantic import Field
+
+from grader.checks.base import Evidence, Outcome, ProbeContext, ProbeRequest, missing_message, register
+from grader.checks.model import ModelCheck, images_from
+from reference.kl import kl_normal_std
+from reference.losses import bernoulli_reconstruction
+
+HISTORY_KEYS = ("loss", "recon", "kl")
+
+
+@register
+class TrainingHistoryCheck(ModelCheck):
+    """``history`` holds per-epoch lists ``loss``, ``recon``, ``kl`` (per-example training means, nats).
+
+    Tests: all three present with one entry per epoch (the rubric parameter named by
+    ``epochs_parameter``), finite, the loss lower at the end than at the start,
+    ``loss = recon + beta * kl`` within 1%, and the last epoch's recon and KL within
+    ``tolerance`` (relative) of the values the grader measures with the student's final model
+    on ``train_images`` training images (reference BCE and KL; decoding the posterior mean).
+    """
+
+    type: Literal["training_history"] = "training_history"
+    name: str = "history"
+    epochs_parameter: str = "epochs"
+    beta: float = Field(1.0, ge=0)
+    tolerance: float = Field(0.3, gt=0)
+    train_images: int = Field(1000, ge=10, le=60000)
+
+    def probes(self, context: ProbeContext) -> list[ProbeRequest]:
+        picks = np.sort(self.rng(context.seed).choice(len(context.data.x_train), self.train_images, replace=False))
+        images = (context.data.x_train[picks] / 255.0).astype(np.float32)[:, None]
+        return [ProbeRequest(f"{self.id}.history", "history", {"name": self.name, "keys": list(HISTORY_KEYS)}),
+                ProbeRequest(f"{self.id}.reconstruct", "reconstruct", {"model": self.model}, {"images": images})]
+
+    def evaluate(self, evidence: Evidence) -> Outcome:
+        output = evidence.output(f"{self.id}.history")
+        if output.error:
+            return Outcome(0.0, f"no training history: {missing_message(output.error, evidence)}")
+        record = output.arrays
+        missing = [key for key in HISTORY_KEYS if key not in record]
+        if missing:
+            return Outcome(0.0, f"`{self.name}` lacks the keys {missing}")
+        loss, recon, kl = (record[key].reshape(-1) for key in HISTORY_KEYS)
+        epochs = evidence.context.parameters.get(self.epochs_parameter)
+        tests = {
+            f"one entry per epoch ({epochs}), got {len(loss)}, {len(recon)}, {len(kl)}":
+                len(loss) == len(recon) == len(kl) == epochs and len(loss) > 0,
+            "all values finite": bool(np.isfinite(np.concatenate([loss, recon, kl])).all()),
+        }
+        if tests["all values finite"] and len(loss) == len(recon) == len(kl) > 0:
+            tests["the loss decreases over training"] = len(loss) > 1 and loss[-1] < loss[0]
+            tests[f"loss = recon + {self.beta:g} * kl"] = bool(np.allclose(loss, recon + self.beta * kl, rtol=1e-2, atol=1e-3))
+            measured = self._measured(evidence)
+            details_measured = measured or {}
+            if measured is not None:
+                for key, last in (("recon", recon[-1]), ("kl", kl[-1])):
+                    gap = abs(last - measured[key]) / max(abs(measured[key]), 1e-6)
+                    tests[f"the last epoch's {key} ({last:.4g}) is within {self.tolerance:.0%} of the final "
+                          f"model's {key} on training images ({measured[key]:.4g})"] = gap <= self.tolerance
+        else:
+            details_measured = {}
+        failed = [name for name, ok in tests.items() if not ok]
+        message = (f"all {len(tests)} history tests pass" if not failed
+                   else f"{len(failed)} of {len(tests)} history tests fail: " + "; ".join(failed))
+        details = {"tests": tests, "measured": details_measured, "epochs": len(loss)}
+        artifacts = {f"history_{key}": record[key].astype(np.float64) for key in HISTORY_KEYS}
+        return Outcome(1 - len(failed) / len(tests), message, details, artifacts)
+
+    def _measured(self, evidence: Evidence) -> dict[str, float] | None:
+        """Reference recon and KL of the final model on training images, nats per image."""
+        output = evidence.output(f"{self.id}.reconstruct")
+        if output.error:
+            return None
+        x = evidence.requests[f"{self.id}.reconstruct"].inputs["images"]
+        x_hat, _ = images_from(output, "x_hat", len(x))
+        mu, logvar = output.arrays.get("mu"), output.arrays.get("logvar")
+        if x_hat is None or mu is None or logvar is None or mu.shape != logvar.shape or len(mu) != len(x):
+            return None
+        recon = bernoulli_reconstruction(torch.from_numpy(x).double(), torch.from_numpy(x_hat).double())
+        kl = kl_normal_std(torch.from_numpy(mu).double(), torch.from_numpy(logvar).double())
+        return {"recon": recon.mean().item(), "kl": kl.mean().item()}

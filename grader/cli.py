@@ -1,0 +1,76 @@
+"""The ``vaegrade`` command: thin verbs over :mod:`grader.api` and :mod:`grader.calibrate`.
+
+    vaegrade grade SUBMISSION... --rubric RUBRIC --out OUT
+    vaegrade calibrate --rubric RUBRIC --notebook NB [--runs 5] --out FILE
+
+Exit status of ``grade``: 0 when every submission was graded, 1 when any could not be, 2 for a
+usage or rubric error (reported before any notebook runs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from grader import api, calibrate
+from grader.errors import GraderError
+from grader.results import SubmissionResult
+from grader.rubric import load_rubric
+
+
+def _summary(result: SubmissionResult, out: Path) -> str:
+    seconds = f" in {result.execution.duration:.1f} s" if result.execution else ""
+    line = f"{result.submission}: {result.score:g}/{result.max_score:g} {result.status}{seconds}"
+    if result.error:
+        line += f" ({result.error})"
+    else:
+        lost = [f"{c.id} {c.score:g}/{c.max_score:g}" for c in result.checks if c.status != "passed"]
+        line += f"; lost points on: {', '.join(lost)}" if lost else ""
+    return f"{line} -> {out / result.submission / 'feedback.html'}"
+
+
+def _grade(args: argparse.Namespace) -> int:
+    rubric = load_rubric(args.rubric)
+    submissions = api.find_submissions(args.submissions)
+    if not submissions:
+        print("vaegrade: no notebooks found in " + ", ".join(map(str, args.submissions)), file=sys.stderr)
+        return 2
+    print(f"grading {len(submissions)} submission(s) with rubric {rubric.name} into {args.out}", flush=True)
+    results = api.grade_submissions(submissions, rubric, args.out,
+                                    on_result=lambda r: print(_summary(r, args.out), flush=True))
+    print(f"feedback: {args.out}/<submission>/feedback.html; gradebook: {args.out / 'gradebook.csv'}")
+    return 0 if all(r.status == "graded" for r in results) else 1
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    rubric = load_rubric(args.rubric)
+    calibration = calibrate.calibrate(rubric, args.notebook, args.runs, args.out)
+    print(calibrate.describe(calibration))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="vaegrade", description="Auto-grader for VAE assignments.")
+    verbs = parser.add_subparsers(dest="verb", required=True)
+    grade = verbs.add_parser("grade", help="grade notebooks and write feedback and a gradebook")
+    grade.add_argument("submissions", nargs="+", type=Path, help=".ipynb files or folders of them")
+    grade.add_argument("--rubric", required=True, type=Path)
+    grade.add_argument("--out", required=True, type=Path)
+    grade.set_defaults(run=_grade)
+    cal = verbs.add_parser("calibrate", help="derive thresholds from repeated runs of a reference solution")
+    cal.add_argument("--rubric", required=True, type=Path)
+    cal.add_argument("--notebook", required=True, type=Path, help="the reference solution")
+    cal.add_argument("--runs", type=int, default=5)
+    cal.add_argument("--out", required=True, type=Path, help="calibration JSON to write")
+    cal.set_defaults(run=_calibrate)
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except GraderError as exc:
+        print(f"vaegrade: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,43 @@
+"""The grader's exceptions, one tree rooted at :class:`GraderError`.
+
+    GraderError
+    ├── RubricError        a rubric file is unreadable or invalid (path, line)
+    ├── SubmissionError    a submission cannot be read as a notebook (path)
+    └── ArtifactError      a probe artifact is missing, unsafe or malformed (path)
+
+Problems inside a student's notebook (a cell that raises, a timeout, a dead kernel) are not
+exceptions: they become fields of :class:`grader.results.ExecutionReport`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class GraderError(Exception):
+    """Base of every error the grader reports to a user instead of a traceback."""
+
+
+class RubricError(GraderError):
+    """A rubric file is unreadable or does not validate; carries the file and line."""
+
+    def __init__(self, path: Path | str, line: int | None, message: str) -> None:
+        self.path, self.line, self.message = Path(path), line, message
+        where = f"{path}:{line}" if line is not None else str(path)
+        super().__init__(f"{where}: {message}")
+
+
+class SubmissionError(GraderError):
+    """A submission file cannot be read as a Jupyter notebook."""
+
+    def __init__(self, path: Path | str, message: str) -> None:
+        self.path, self.message = Path(path), message
+        super().__init__(f"{path}: {message}")
+
+
+class ArtifactError(GraderError):
+    """A probe artifact is missing, not a regular file, too large, or has the wrong shape/dtype."""
+
+    def __init__(self, path: Path | str, message: str) -> None:
+        self.path, self.message = Path(path), message
+        super().__init__(f"{Path(path).name}: {message}")

@@ -1,0 +1,69 @@
+"""Typed results, written to and read from ``OUT/<submission>/result.json``.
+
+``CheckResult.status``: ``passed`` (all points), ``partial``, ``failed`` (no points, the
+student's doing), ``error`` (the grader could not evaluate it: a timeout, a dead kernel), or
+``skipped``. ``SubmissionResult.status`` is ``error`` when the submission could not be graded
+at all, with ``error`` saying why; such a result is never a silent zero.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+CheckStatus = Literal["passed", "partial", "failed", "error", "skipped"]
+
+
+class CheckResult(BaseModel):
+    id: str
+    title: str
+    status: CheckStatus
+    score: float
+    max_score: float
+    message: str
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class CellError(BaseModel):
+    """A student cell that raised. ``cell_index`` is 0-based in the submitted notebook."""
+
+    cell_index: int
+    ename: str
+    evalue: str
+    source_line: str = ""
+
+    def describe(self) -> str:
+        where = f"cell {self.cell_index + 1}" + (f" (`{self.source_line}`)" if self.source_line else "")
+        return f"{where} raised {self.ename}: {self.evalue}"
+
+
+ExecutionStatus = Literal["completed", "cell_error", "timeout", "kernel_died", "kernel_failed"]
+
+
+class ExecutionReport(BaseModel):
+    """How the notebook run went. Durations in seconds; ``phases`` splits ``duration``."""
+
+    status: ExecutionStatus
+    message: str = ""
+    duration: float = 0.0
+    phases: dict[str, float] = Field(default_factory=dict)
+    cell_errors: list[CellError] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
+
+    @property
+    def kernel_usable(self) -> bool:
+        """True when the probe could run: the notebook finished or stopped at a cell error."""
+        return self.status in ("completed", "cell_error")
+
+
+class SubmissionResult(BaseModel):
+    submission: str
+    rubric: str
+    score: float
+    max_score: float
+    status: Literal["graded", "error"]
+    error: str | None = None
+    checks: list[CheckResult] = Field(default_factory=list)
+    execution: ExecutionReport | None = None
+    environment: dict[str, Any] = Field(default_factory=dict)

@@ -1,0 +1,50 @@
+"""Reconstruction losses and the negative ELBO, with one stated convention.
+
+Convention (the one every vaegrade rubric uses unless it says otherwise): reconstruction terms
+and KL are **summed over pixels and latent dimensions** (nats per example), and the negative
+ELBO is **averaged over the batch**. Images are (B, 1, 28, 28) (any (B, ...) shape works)
+with values in [0, 1]; ``x_hat`` holds Bernoulli means (probabilities), not logits.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+from torch.nn import functional as F
+
+from reference.kl import kl_normal_std
+
+
+def bernoulli_reconstruction(x: Tensor, x_hat: Tensor) -> Tensor:
+    """Binary cross-entropy summed over pixels: -sum(x log x_hat + (1 - x) log(1 - x_hat)).
+
+    Args:
+        x: (B, ...) targets in [0, 1]; x_hat: (B, ...) predicted probabilities in [0, 1].
+    Returns:
+        (B,) nats per example (the log terms are clamped at -100, as in torch's BCE).
+    """
+    return F.binary_cross_entropy(x_hat, x, reduction="none").flatten(1).sum(dim=1)
+
+
+def gaussian_reconstruction(x: Tensor, x_hat: Tensor) -> Tensor:
+    """Squared error summed over pixels: sum((x - x_hat)^2).
+
+    This is the negative log-likelihood of N(x_hat, I/2) up to an additive constant.
+    Returns:
+        (B,) per example.
+    """
+    return (x - x_hat).pow(2).flatten(1).sum(dim=1)
+
+
+def negative_elbo(x: Tensor, x_hat: Tensor, mu: Tensor, logvar: Tensor, beta: float = 1.0) -> Tensor:
+    """Negative ELBO with a Bernoulli decoder and a Gaussian posterior, averaged over the batch.
+
+    Args:
+        x, x_hat: (B, 1, 28, 28) targets and decoder probabilities in [0, 1].
+        mu, logvar: (B, D) posterior parameters.
+        beta: weight of the KL term (beta-VAE, Higgins et al., 2017); 1.0 is the ELBO.
+    Returns:
+        scalar: mean over the batch of BCE(x, x_hat) summed over pixels + beta * KL, in nats.
+    Source: Kingma & Welling (2014), eq. (10), negated.
+    """
+    return (bernoulli_reconstruction(x, x_hat) + beta * kl_normal_std(mu, logvar)).mean()

@@ -1,0 +1,81 @@
+"""Train the pretrained MNIST classifier and write ``reference/assets/classifier.pt``.
+
+Usage: ``python -m reference.train_classifier [--epochs 8] [--seed 0]``
+
+Trains :class:`reference.classifier.MnistCNN` on the 60,000 training images of the shipped
+MNIST copy (random shifts of up to 2 pixels, Adam with a one-cycle schedule), then prints the
+accuracy on the 10,000 test images and the sha256 of the weights file, which must be pinned in
+``reference.classifier.CLASSIFIER_SHA256``. The test set is used once, after training, never to
+choose anything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import time
+
+import torch
+from torch import nn
+
+from reference.classifier import CLASSIFIER_WEIGHTS, MnistCNN
+from reference.data import images_to_tensor, load_mnist, sha256_file
+
+
+def random_shift(x: torch.Tensor, max_shift: int, generator: torch.Generator) -> torch.Tensor:
+    """Shift each image of (B, 1, 28, 28) by up to ``max_shift`` pixels in x and y, zero-filled."""
+    padded = nn.functional.pad(x, [max_shift] * 4)
+    dx, dy = torch.randint(0, 2 * max_shift + 1, (2, len(x)), generator=generator)
+    rows = (torch.arange(28)[None, :] + dy[:, None])[:, None, :, None].expand(-1, 1, 28, 28 + 2 * max_shift)
+    out = padded.gather(2, rows)
+    cols = (torch.arange(28)[None, :] + dx[:, None])[:, None, None, :].expand(-1, 1, 28, 28)
+    return out.gather(3, cols)
+
+
+@torch.no_grad()
+def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+    model.eval()
+    correct = sum((model(x[i : i + 1000]).argmax(1) == y[i : i + 1000]).sum().item() for i in range(0, len(x), 1000))
+    return correct / len(x)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+
+    torch.manual_seed(args.seed)
+    generator = torch.Generator().manual_seed(args.seed)
+    mnist = load_mnist()
+    x_train, y_train = images_to_tensor(mnist.x_train), torch.from_numpy(mnist.y_train).long()
+    x_test, y_test = images_to_tensor(mnist.x_test), torch.from_numpy(mnist.y_test).long()
+
+    model = MnistCNN()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    steps = args.epochs * ((len(x_train) + args.batch_size - 1) // args.batch_size)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=3e-3, total_steps=steps)
+    for epoch in range(args.epochs):
+        model.train()
+        start, total = time.time(), 0.0
+        order = torch.randperm(len(x_train), generator=generator)
+        for i in range(0, len(order), args.batch_size):
+            batch = order[i : i + args.batch_size]
+            loss = nn.functional.cross_entropy(model(random_shift(x_train[batch], 2, generator)), y_train[batch])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            total += loss.item() * len(batch)
+        print(f"epoch {epoch + 1}/{args.epochs}: train loss {total / len(x_train):.4f} ({time.time() - start:.0f} s)")
+
+    buffer = io.BytesIO()
+    torch.save(model.state_dict(), buffer)
+    CLASSIFIER_WEIGHTS.write_bytes(buffer.getvalue())
+    print(f"test accuracy {accuracy(model, x_test, y_test):.4%} on {len(x_test)} images")
+    print(f"wrote {CLASSIFIER_WEIGHTS} sha256 {sha256_file(CLASSIFIER_WEIGHTS)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,152 @@
+"""Grade the real sample submissions end to end and compare with golden outcomes.
+
+Golden outcomes (tests/golden/vae_mnist.json) state, per submission, each check's status and
+score and why: every flawed submission loses points on the checks its bug touches and on no
+other. Scores of partial checks may move by a fraction of a point across machines.
+"""
+
+import json
+import shutil
+
+import nbformat
+import numpy as np
+import pytest
+
+from grader import api, feedback
+from grader.cli import main
+from grader.rubric import load_rubric
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.slow
+SUBMISSIONS = ROOT / "submissions" / "vae_mnist"
+RUBRIC = ROOT / "rubrics" / "vae_mnist.yaml"
+GOLDEN = json.loads((ROOT / "tests" / "golden" / "vae_mnist.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    out = tmp_path_factory.mktemp("out")
+    code = main(["grade", str(SUBMISSIONS), "--rubric", str(RUBRIC), "--out", str(out)])
+    return code, out
+
+
+def result(out, name):
+    return api.load_result(out / name)
+
+
+def test_every_sample_submission_is_graded_with_exit_status_0(graded):
+    code, out = graded
+    assert code == 0
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == sorted(GOLDEN)
+
+
+@pytest.mark.parametrize("name", sorted(GOLDEN))
+def test_outcome_matches_golden(graded, name):
+    _, out = graded
+    got, expected = result(out, name), GOLDEN[name]
+    assert got.status == expected["status"]
+    assert {c.id: c.status for c in got.checks} == {k: v[0] for k, v in expected["checks"].items()}, expected["why"]
+    for check in got.checks:
+        golden_status, golden_score = expected["checks"][check.id]
+        if golden_status == "partial":
+            assert check.score == pytest.approx(golden_score, abs=1.0), check.id
+        else:
+            assert check.score == golden_score, check.id
+    assert got.score == pytest.approx(expected["score"], abs=2.0)
+
+
+def test_correct_solutions_score_100(graded):
+    _, out = graded
+    for name in ("reference_solution", "alternative_conv_vae"):
+        assert result(out, name).score == 100.0
+
+
+def test_crash_message_names_the_cell_and_exception(graded):
+    _, out = graded
+    crashed = result(out, "flawed_crashes_in_training")
+    (error,) = crashed.execution.cell_errors
+    assert error.ename == "IndexError" and error.cell_index == 9
+    assert error.source_line.startswith("optimizer = torch.optim.Adam")
+    assert "cell 10" in crashed.execution.message and "IndexError" in crashed.execution.message
+    html = (out / "flawed_crashes_in_training" / "feedback.html").read_text()
+    assert "Your notebook stopped: cell 10" in html and "IndexError" in html
+
+
+def test_missing_function_is_named(graded):
+    _, out = graded
+    check = next(c for c in result(out, "flawed_no_vae_loss").checks if c.id == "vae_loss")
+    assert "name 'vae_loss' is not defined" in check.message
+
+
+def test_result_json_has_the_documented_fields(graded):
+    _, out = graded
+    data = json.loads((out / "reference_solution" / "result.json").read_text())
+    assert {"submission", "rubric", "score", "max_score", "status", "checks", "execution", "environment"} <= set(data)
+    assert set(data["checks"][0]) >= {"id", "title", "status", "score", "max_score", "message", "details"}
+    assert set(data["execution"]["phases"]) == {"kernel_start", "execution", "probe", "checks", "rendering"}
+    assert data["environment"]["seed"] == 0 and len(data["environment"]["rubric_sha256"]) == 64
+
+
+def test_feedback_and_gradebook(graded):
+    _, out = graded
+    html = (out / "reference_solution" / "feedback.html").read_text()
+    assert "Score <strong>100.0</strong> / 100.0" in html
+    assert html.count("data:image/png;base64,") == 3  # samples, reconstructions, loss curves
+    assert "<script" not in html
+    rows = (out / "gradebook.csv").read_text().splitlines()
+    assert rows[0].startswith("submission,status,score,max_score,kl_divergence,reparameterize,vae_loss")
+    assert len(rows) == 1 + len(GOLDEN)
+    assert any(row.startswith("flawed_std_is_exp_logvar,graded,92.0,100.0,15.0,2.0,") for row in rows)
+
+
+def test_feedback_rerenders_from_saved_result_alone(graded, tmp_path):
+    _, out = graded
+    saved = api.load_result(out / "flawed_kl_sign")
+    with np.load(out / "flawed_kl_sign" / "artifacts.npz") as npz:
+        arrays = {name: npz[name] for name in npz.files}
+    feedback.write_feedback(saved, arrays, tmp_path / "again.html")
+    assert (tmp_path / "again.html").read_text().count("data:image/png;base64,") == 3
+
+
+def test_student_html_is_escaped(graded, tmp_path):
+    _, out = graded
+    saved = api.load_result(out / "handout")
+    saved.checks[0].message = "<script>alert(1)</script>"
+    feedback.write_feedback(saved, {}, tmp_path / "x.html")
+    assert "<script>alert" not in (tmp_path / "x.html").read_text()
+
+
+def test_grading_twice_gives_the_same_scores(graded, tmp_path):
+    _, out = graded
+    rubric = load_rubric(RUBRIC)
+    submission = api.Submission("flawed_kl_no_half", SUBMISSIONS / "samples" / "flawed_kl_no_half.ipynb")
+    again = api.grade_submission(submission, rubric, tmp_path)
+    first = result(out, "flawed_kl_no_half")
+    assert [(c.id, c.score) for c in again.checks] == [(c.id, c.score) for c in first.checks]
+
+
+def test_unreadable_notebook_does_not_stop_the_batch(tmp_path, capsys):
+    batch = tmp_path / "batch"
+    batch.mkdir()
+    (batch / "broken.ipynb").write_text("{not json")
+    shutil.copy(SUBMISSIONS / "handout.ipynb", batch / "handout.ipynb")
+    code = main(["grade", str(batch), "--rubric", str(RUBRIC), "--out", str(tmp_path / "out")])
+    assert code == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert any(line.startswith("broken: 0/100 error (") and "cannot be read as a Jupyter notebook" in line for line in lines)
+    assert any(line.startswith("handout: 6/100 graded") for line in lines)
+    assert "cannot be read" in (tmp_path / "out" / "broken" / "feedback.html").read_text()
+
+
+def test_infinite_loop_hits_the_notebook_time_limit(tmp_path):
+    rubric = load_rubric(RUBRIC)
+    rubric = rubric.model_copy(update={"execution": rubric.execution.model_copy(update={"notebook_timeout": 8})})
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1"), nbformat.v4.new_code_cell("while True:\n    pass")])
+    path = tmp_path / "loop.ipynb"
+    nbformat.write(nb, path)
+    got = api.grade_submission(api.Submission("loop", path), rubric, tmp_path / "out")
+    assert got.status == "error" and got.execution.status == "timeout"
+    assert "time limit of 8 s was reached in cell 2 (`while True:`)" in got.error
+    statuses = {c.id: c.status for c in got.checks}
+    assert statuses["kl_divergence"] == "error" and statuses["figures"] == "failed"
+    assert got.execution.duration < 30

@@ -1,0 +1,99 @@
+"""Rubric validation: every error names the file and the line, before any notebook runs."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from grader.cli import main
+from grader.errors import RubricError
+from grader.rubric import load_rubric
+from tests.conftest import ROOT
+
+RUBRIC = ROOT / "rubrics" / "vae_mnist.yaml"
+
+
+def test_shipped_rubric_loads_and_sums_to_100():
+    rubric = load_rubric(RUBRIC)
+    assert rubric.max_score == 100
+    assert [c.id for c in rubric.checks] == ["kl_divergence", "reparameterize", "vae_loss", "model_interface",
+                                              "reconstruction", "sample_quality", "training_history", "figures"]
+    assert len(rubric.sha256) == 64
+
+
+def test_shipped_thresholds_are_the_calibrated_ones():
+    rubric = load_rubric(RUBRIC)
+    calibration = json.loads((ROOT / "rubrics" / "vae_mnist.calibration.json").read_text())
+    checks = {c.id: c for c in rubric.checks}
+    bands = {"reconstruction.bce": checks["reconstruction"].bce,
+             **{f"sample_quality.{name}": band for name, band in checks["sample_quality"].metrics.items()}}
+    assert set(bands) == set(calibration["metrics"])
+    for key, band in bands.items():
+        assert (band.pass_at, band.fail_at) == (calibration["metrics"][key]["pass_at"], calibration["metrics"][key]["fail_at"]), key
+    assert calibration["parameters"] == rubric.parameters
+
+
+def mutated(tmp_path: Path, old: str, new: str) -> Path:
+    text = RUBRIC.read_text()
+    assert old in text
+    path = tmp_path / "rubric.yaml"
+    path.write_text(text.replace(old, new, 1))
+    return path
+
+
+def line_of(path: Path, fragment: str) -> int:
+    return next(i for i, line in enumerate(path.read_text().splitlines(), 1) if fragment in line)
+
+
+@pytest.mark.parametrize("old, new, marker, message", [
+    # an unknown check type: the line of its `type:`
+    ("type: reparameterization", "type: reparametrisation", "type: reparametrisation", "does not match any of the expected tags"),
+    # a missing field: the line where the check starts
+    ("    points: 10\n    function: reparameterize", "    function: reparameterize", "- id: reparameterize", "points: Field required"),
+    # bad thresholds and values: their own line
+    ("bce: {pass_at: 94.835", "bce: {pass_at: 142.252", "bce: {pass_at: 142.252", "pass_at and fail_at must differ"),
+    ("reference: kl_normal_std", "reference: kl_gaussian", "reference: kl_gaussian", "Input should be"),
+    ("    points: 15\n    function: kl_divergence", "    points: -5\n    function: kl_divergence", "points: -5", "greater than 0"),
+    ("      confidence: {", "      sharpness: {", "sharpness", "Input should be"),
+    ("  - id: figures", "  - id: kl_divergence", "  - id: kl_divergence\n    title: Figures", "used twice"),
+])
+def test_errors_name_file_and_line(tmp_path, old, new, marker, message):
+    path = mutated(tmp_path, old, new)
+    with pytest.raises(RubricError) as caught:
+        load_rubric(path)
+    assert message in str(caught.value)
+    assert str(caught.value).startswith(f"{path}:{caught.value.line}: ")
+    text = path.read_text()
+    assert caught.value.line == text[: text.index(marker)].count("\n") + 1
+
+
+def test_cross_field_errors_point_into_their_check(tmp_path):
+    path = mutated(tmp_path, "    cases: [{B: 1, D: 3},", "    cases: [{B: 1},")
+    with pytest.raises(RubricError, match=r"case 0 lacks \['D'\]") as caught:
+        load_rubric(path)
+    assert line_of(path, "- id: kl_divergence") <= caught.value.line < line_of(path, "- id: reparameterize")
+
+
+def test_unknown_check_type_points_at_its_own_line(tmp_path):
+    path = mutated(tmp_path, "type: reparameterization", "type: reparametrisation")
+    with pytest.raises(RubricError) as caught:
+        load_rubric(path)
+    assert caught.value.line == line_of(path, "type: reparametrisation")
+
+
+def test_yaml_syntax_error_has_a_line(tmp_path):
+    path = mutated(tmp_path, "    title: Reparameterization trick", "    title: [unclosed")
+    with pytest.raises(RubricError, match="not valid YAML") as caught:
+        load_rubric(path)
+    assert caught.value.line is not None
+
+
+def test_cli_reports_rubric_errors_before_running_any_notebook(tmp_path, capsys):
+    path = mutated(tmp_path, "type: reparameterization", "type: reparametrisation")
+    out = tmp_path / "out"
+    code = main(["grade", str(ROOT / "submissions" / "vae_mnist"), "--rubric", str(path), "--out", str(out)])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert re.search(rf"{re.escape(str(path))}:{line_of(path, 'reparametrisation')}: .*reparametrisation", err)
+    assert not out.exists()

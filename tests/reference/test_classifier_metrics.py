@@ -1,0 +1,67 @@
+"""The pretrained classifier and the sample-quality metrics, on the real test set and on noise."""
+
+import math
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from reference import classifier
+from reference.data import images_to_tensor
+from reference.metrics import frechet_distance, inception_score, sample_quality
+
+
+@pytest.fixture(scope="module")
+def test_images(mnist):
+    return images_to_tensor(mnist.x_test)
+
+
+def test_classifier_reaches_99_3_percent_on_the_10k_test_images(mnist, test_images):
+    probs, features = classifier.classify(test_images)
+    accuracy = (probs.argmax(1).numpy() == mnist.y_test).mean()
+    assert accuracy >= 0.993, accuracy
+    assert features.shape == (10000, classifier.FEATURE_DIM)
+
+
+def test_tampered_weights_are_refused(tmp_path, monkeypatch):
+    tampered = tmp_path / "classifier.pt"
+    shutil.copyfile(classifier.CLASSIFIER_WEIGHTS, tampered)
+    tampered.write_bytes(tampered.read_bytes() + b"\0")
+    monkeypatch.setattr(classifier, "CLASSIFIER_WEIGHTS", tampered)
+    classifier.load_classifier.cache_clear()
+    try:
+        with pytest.raises(classifier.ClassifierError, match="sha256"):
+            classifier.load_classifier()
+    finally:
+        classifier.load_classifier.cache_clear()
+
+
+def test_metrics_of_real_test_images(test_images):
+    quality = sample_quality(test_images)
+    assert quality.inception_score > 9.8
+    assert quality.class_entropy == pytest.approx(math.log(10), abs=0.01)
+    assert quality.classes_covered == 10 and quality.confidence > 0.99
+    assert quality.frechet_distance < 1e-6
+
+
+def test_metrics_separate_real_images_from_noise(mnist):
+    generator = torch.Generator().manual_seed(0)
+    noise = sample_quality(torch.rand(2000, 1, 28, 28, generator=generator))
+    real = sample_quality(images_to_tensor(mnist.x_train[:2000]))
+    assert noise.inception_score < 1.5 < 9 < real.inception_score
+    assert noise.classes_covered <= 2 and real.classes_covered == 10
+    assert noise.frechet_distance > 100 * max(real.frechet_distance, 1.0)
+
+
+def test_inception_score_bounds():
+    assert inception_score(torch.eye(10)) == pytest.approx(10.0)
+    assert inception_score(torch.full((50, 10), 0.1)) == pytest.approx(1.0)
+
+
+def test_frechet_distance_closed_form_for_diagonal_gaussians():
+    rng = np.random.default_rng(0)
+    mu1, mu2 = rng.normal(size=4), rng.normal(size=4)
+    v1, v2 = rng.uniform(0.5, 2, 4), rng.uniform(0.5, 2, 4)
+    expected = ((mu1 - mu2) ** 2).sum() + (v1 + v2 - 2 * np.sqrt(v1 * v2)).sum()
+    assert frechet_distance(mu1, np.diag(v1), mu2, np.diag(v2)) == pytest.approx(expected)
