@@ -13,7 +13,7 @@ from functools import lru_cache
 import torch
 from torch import nn
 
-from reference.data import ASSETS, sha256_file
+from reference.data import ASSETS, verify_sha256
 
 CLASSIFIER_WEIGHTS = ASSETS / "classifier.pt"
 #: sha256 of ``reference/assets/classifier.pt``, printed by ``python -m reference.train_classifier``.
@@ -64,14 +64,7 @@ def load_classifier() -> MnistCNN:
     Raises:
         ClassifierError: the weights file is missing or its sha256 differs from the pinned one.
     """
-    if not CLASSIFIER_WEIGHTS.is_file():
-        raise ClassifierError(f"classifier weights missing: {CLASSIFIER_WEIGHTS}")
-    actual = sha256_file(CLASSIFIER_WEIGHTS)
-    if actual != CLASSIFIER_SHA256:
-        raise ClassifierError(
-            f"{CLASSIFIER_WEIGHTS} has sha256 {actual}, expected {CLASSIFIER_SHA256}; "
-            "retrain with `python -m reference.train_classifier`"
-        )
+    verify_sha256(CLASSIFIER_WEIGHTS, CLASSIFIER_SHA256, ClassifierError, "python -m reference.train_classifier")
     model = MnistCNN()
     model.load_state_dict(torch.load(CLASSIFIER_WEIGHTS, map_location="cpu", weights_only=True))
     return model.eval()

@@ -66,6 +66,21 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def verify_sha256(path: Path, expected: str, error: type[Exception], rebuild: str) -> None:
+    """Check a shipped asset before it is used.
+
+    Raises:
+        error: ``path`` is missing, or its sha256 is not ``expected`` (the message names the
+            command that rebuilds it).
+    """
+    if not path.is_file():
+        raise error(f"{path} is missing; rebuild it with `{rebuild}`")
+    actual = sha256_file(path)
+    if actual != expected:
+        raise error(f"{path} has sha256 {actual}, expected {expected}: the file is corrupt or was "
+                    f"replaced; rebuild it with `{rebuild}`")
+
+
 def load_mnist(path: str | Path | None = None) -> MNIST:
     """Load MNIST from ``path`` or, when ``path`` is None, from the shipped, sha256-checked copy.
 
@@ -79,14 +94,7 @@ def load_mnist(path: str | Path | None = None) -> MNIST:
             arrays have the wrong keys, shapes or dtypes.
     """
     if path is None:
-        if not SHIPPED_MNIST.is_file():
-            raise DataError(f"the shipped MNIST copy is missing: {SHIPPED_MNIST}")
-        actual = sha256_file(SHIPPED_MNIST)
-        if actual != SHIPPED_MNIST_SHA256:
-            raise DataError(
-                f"{SHIPPED_MNIST} has sha256 {actual}, expected {SHIPPED_MNIST_SHA256}: "
-                "the file is corrupt or was replaced; rebuild it with `python -m reference.build_mnist`"
-            )
+        verify_sha256(SHIPPED_MNIST, SHIPPED_MNIST_SHA256, DataError, "python -m reference.build_mnist")
         path = SHIPPED_MNIST
     path = Path(path)
     arrays = _read_idx_folder(path) if path.is_dir() else _read_keras_npz(path)

@@ -8,7 +8,6 @@ with values in [0, 1]; ``x_hat`` holds Bernoulli means (probabilities), not logi
 
 from __future__ import annotations
 
-import torch
 from torch import Tensor
 from torch.nn import functional as F
 

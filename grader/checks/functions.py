@@ -44,6 +44,16 @@ class InputSpec(BaseModel):
     high: float = 1.0
     key: str | None = None
 
+    @model_validator(mode="after")
+    def _complete(self) -> "InputSpec":
+        if self.dist == "case" and not self.key:
+            raise ValueError("dist: case needs `key`, the case variable holding the value")
+        if self.dist != "case" and not self.shape:
+            raise ValueError(f"dist: {self.dist} needs a `shape`")
+        if self.dist == "uniform" and self.low >= self.high:
+            raise ValueError("uniform needs low < high")
+        return self
+
     def generate(self, case: dict[str, float], rng: np.random.Generator, context: ProbeContext) -> np.ndarray:
         shape = tuple(int(case[s]) if isinstance(s, str) else s for s in self.shape)
         if self.dist == "normal":

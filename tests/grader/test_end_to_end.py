@@ -150,3 +150,13 @@ def test_infinite_loop_hits_the_notebook_time_limit(tmp_path):
     statuses = {c.id: c.status for c in got.checks}
     assert statuses["kl_divergence"] == "error" and statuses["figures"] == "failed"
     assert got.execution.duration < 30
+
+
+def test_dead_kernel_is_a_structured_error(tmp_path):
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import os\nos._exit(3)")])
+    path = tmp_path / "dies.ipynb"
+    nbformat.write(nb, path)
+    got = api.grade_submission(api.Submission("dies", path), load_rubric(RUBRIC), tmp_path / "out")
+    assert got.status == "error" and got.execution.status == "kernel_died"
+    assert got.error == "the kernel died while running cell 1 (`import os`)"
+    assert (tmp_path / "out" / "dies" / "feedback.html").exists()
