@@ -22,7 +22,7 @@ import torch
 import grader
 from grader import artifacts, feedback, gradebook, scoring, transforms
 from grader.checks.base import Evidence, ProbeContext, ProbeRequest
-from grader.errors import ArtifactError, SubmissionError
+from grader.errors import SubmissionError
 from grader.executor import run_notebook
 from grader.results import CheckResult, SubmissionResult
 from grader.rubric import Rubric
@@ -89,10 +89,7 @@ def grade_submission(submission: Submission, rubric: Rubric, out: Path) -> Submi
     try:
         notebook = read_notebook(submission.path)
     except SubmissionError as exc:
-        result = SubmissionResult(submission=submission.name, rubric=rubric.name, score=0.0,
-                                  max_score=rubric.max_score, status="error", error=str(exc.message),
-                                  environment=environment(rubric))
-        return _save(result, {}, destination)
+        return _save(_error_result(submission, rubric, exc.message), {}, destination)
 
     context = ProbeContext(seed=rubric.seed, data=load_mnist(), parameters=dict(rubric.parameters))
     requests = _unique_requests(rubric, context)
@@ -132,6 +129,11 @@ def grade_submission(submission: Submission, rubric: Rubric, out: Path) -> Submi
     return _save(result, figures, destination)
 
 
+def _error_result(submission: Submission, rubric: Rubric, message: str) -> SubmissionResult:
+    return SubmissionResult(submission=submission.name, rubric=rubric.name, score=0.0, max_score=rubric.max_score,
+                            status="error", error=message, environment=environment(rubric))
+
+
 def _unique_requests(rubric: Rubric, context: ProbeContext) -> dict[str, ProbeRequest]:
     requests: dict[str, ProbeRequest] = {}
     for check in rubric.checks:
@@ -149,7 +151,7 @@ def _evaluate(rubric: Rubric, evidence: Evidence, kernel_usable: bool,
             continue
         try:
             outcome = spec.evaluate(evidence)
-        except (ArtifactError, KeyError, ValueError, TypeError, IndexError) as exc:
+        except Exception as exc:  # a check that cannot cope with odd evidence must not take the submission down
             checks.append(scoring.error_result(spec, f"the grader could not evaluate this check: "
                                                      f"{type(exc).__name__}: {exc}"))
             continue
@@ -175,7 +177,12 @@ def grade_submissions(submissions: list[Submission], rubric: Rubric, out: Path,
     out.mkdir(parents=True, exist_ok=True)
     results = []
     for submission in submissions:
-        result = grade_submission(submission, rubric, out)
+        try:
+            result = grade_submission(submission, rubric, out)
+        except Exception as exc:  # one submission's unforeseen failure must not lose the others' grades
+            result = _error_result(submission, rubric, f"internal grader error: {type(exc).__name__}: {exc}")
+            (out / submission.name).mkdir(parents=True, exist_ok=True)
+            _save(result, {}, out / submission.name)
         results.append(result)
         if on_result is not None:
             on_result(result)
