@@ -12,6 +12,7 @@ import shutil
 import tempfile
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import nbclient
@@ -27,7 +28,7 @@ from grader.executor import run_notebook
 from grader.results import CheckResult, SubmissionResult
 from grader.rubric import Rubric
 from reference.classifier import CLASSIFIER_SHA256
-from reference.data import SHIPPED_MNIST, load_mnist
+from reference.data import MNIST, SHIPPED_MNIST, load_mnist
 
 DATASET_FILE = "mnist.npz"
 
@@ -91,7 +92,7 @@ def grade_submission(submission: Submission, rubric: Rubric, out: Path) -> Submi
     except SubmissionError as exc:
         return _save(_error_result(submission, rubric, exc.message), {}, destination)
 
-    context = ProbeContext(seed=rubric.seed, data=load_mnist(), parameters=dict(rubric.parameters))
+    context = ProbeContext(seed=rubric.seed, data=_shipped_mnist(), parameters=dict(rubric.parameters))
     requests = _unique_requests(rubric, context)
     prepared = transforms.inject_seed_cell(transforms.clear_outputs(notebook), rubric.seed, rubric.execution.threads)
     prepared, has_parameters_cell = transforms.inject_parameters(prepared, rubric.parameters)
@@ -127,6 +128,12 @@ def grade_submission(submission: Submission, rubric: Rubric, out: Path) -> Submi
     )
     nbformat.write(execution.notebook, destination / "executed.ipynb")
     return _save(result, figures, destination)
+
+
+@lru_cache(maxsize=1)
+def _shipped_mnist() -> MNIST:
+    """The shipped MNIST copy, read and sha256-checked once per grading process."""
+    return load_mnist()
 
 
 def _error_result(submission: Submission, rubric: Rubric, message: str) -> SubmissionResult:

@@ -86,7 +86,12 @@ def test_set_statistics() -> tuple[np.ndarray, np.ndarray]:
 
 def sample_quality(images: Tensor) -> SampleQuality:
     """All :class:`SampleQuality` metrics of images (N, 1, 28, 28) in [0, 1]."""
-    probs, features = classify(images)
+    return quality_from_classifier(*classify(images))
+
+
+def quality_from_classifier(probs: Tensor, features: Tensor) -> SampleQuality:
+    """:class:`SampleQuality` from the classifier's outputs on the images (see ``classify``):
+    probs (N, 10) and penultimate features (N, 128)."""
     mean_probs = probs.double().mean(dim=0)
     shares = torch.bincount(probs.argmax(dim=1), minlength=10).double() / len(probs)
     mu, sigma = feature_statistics(features)

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from grader.checks.base import (CheckSpec, Evidence, Outcome, ProbeContext, ProbeOutput, ProbeRequest,
                                 linear_credit, missing_message, register)
 from reference.classifier import classify
-from reference.metrics import SampleQuality, reconstruction_bce, sample_quality
+from reference.metrics import SampleQuality, quality_from_classifier, reconstruction_bce
 
 IMAGE_SHAPE = (1, 28, 28)
 
@@ -158,13 +158,14 @@ class SampleQualityCheck(ModelCheck):
         samples, problem = images_from(output, "samples", self.samples)
         if samples is None:
             return Outcome(0.0, problem)
-        quality = sample_quality(torch.from_numpy(samples).float()).as_dict()
+        probs, features = classify(torch.from_numpy(samples).float())
+        quality = quality_from_classifier(probs, features).as_dict()
         credits = {name: band.credit(quality[name]) for name, band in self.metrics.items()}
         weak = [f"{name} {quality[name]:.3g} (full credit at {self.metrics[name].pass_at:g})"
                 for name, credit in credits.items() if credit < 1]
         summary = ", ".join(f"{name} {quality[name]:.3g}" for name in self.metrics)
         message = f"{self.samples} prior samples: {summary}" + (f"; below target: {'; '.join(weak)}" if weak else "")
-        labels = classify(torch.from_numpy(samples[:64]).float())[0].argmax(dim=1).numpy()
+        labels = probs[:64].argmax(dim=1).numpy()
         details = {"metrics": quality, "credits": credits,
                    "bands": {name: band.model_dump() for name, band in self.metrics.items()}}
         return Outcome(float(np.mean(list(credits.values()))), message, details,
