@@ -1,14 +1,18 @@
-"""Grading time per submission, split by phase, against a baseline measured in the same run.
+"""Grading time per submission, split by phase, against a baseline measured in the same run,
+with and without the bubblewrap sandbox.
 
 Usage: ``python benchmarks/bench_grading.py [NOTEBOOK ...]`` (default: the vae_mnist reference
-solution). The baseline is a notebook with one empty cell graded under the same rubric: kernel
-start, the probe and the checks' fixed costs, with no student work. Also prints the reference
+solution). The baseline is a notebook with one empty cell graded under the same rubric without
+a sandbox: kernel start, the probe and the checks' fixed costs, with no student work. Each
+notebook is then graded with ``--isolation none`` and with the sandbox, twice each,
+alternating, and the sandbox's cost is the difference of the medians. Also prints the reference
 MLP VAE's time per epoch over the 60,000 training images against one forward pass of the
 classifier over the 10,000 test images.
 """
 
 from __future__ import annotations
 
+import statistics
 import sys
 import tempfile
 import time
@@ -17,8 +21,9 @@ from pathlib import Path
 import nbformat
 import torch
 
-from grader.api import Submission, grade_submission
+from grader.api import grade_submission
 from grader.rubric import load_rubric
+from grader.submissions import Submission
 from reference.classifier import classify
 from reference.data import images_to_tensor, load_mnist
 from reference.metrics import test_set_statistics
@@ -27,9 +32,9 @@ from reference.models import MlpVAE, fit
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def grade_phases(path: Path, rubric, out: Path) -> dict[str, float]:
+def grade_phases(path: Path, rubric, out: Path, isolation: str) -> dict[str, float]:
     started = time.monotonic()
-    result = grade_submission(Submission(path.stem, path), rubric, out)
+    result = grade_submission(Submission(path.stem, path), rubric, out, isolation).result
     phases = dict(result.execution.phases)
     phases["total"] = time.monotonic() - started
     return phases
@@ -42,13 +47,21 @@ def main() -> None:
         empty = Path(work) / "empty.ipynb"
         nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("pass")]), empty)
         test_set_statistics()  # computed once per grading process; not part of a submission's cost
-        baseline = grade_phases(empty, rubric, Path(work) / "base")
-        print(f"baseline (empty notebook): {baseline['total']:.2f} s  "
+        baseline = grade_phases(empty, rubric, Path(work) / "base", "none")
+        print(f"baseline (empty notebook, no sandbox): {baseline['total']:.2f} s  "
               + ", ".join(f"{k} {v:.2f}" for k, v in baseline.items() if k != "total"))
-        for path in notebooks:
-            phases = grade_phases(path, rubric, Path(work) / "run")
-            print(f"{path.name}: {phases['total']:.2f} s = {phases['total'] / baseline['total']:.1f}x baseline  "
-                  + ", ".join(f"{k} {v:.2f}" for k, v in phases.items() if k != "total"))
+        for path in [empty, *notebooks]:
+            runs = {"none": [], "bubblewrap": []}
+            for _ in range(2):
+                for isolation in runs:
+                    runs[isolation].append(grade_phases(path, rubric, Path(work) / "run", isolation))
+            for isolation, phases in runs.items():
+                best = sorted(phases, key=lambda p: p["total"])[0]
+                print(f"{path.name} [{isolation}]: {statistics.median(p['total'] for p in phases):.2f} s "
+                      f"= {statistics.median(p['total'] for p in phases) / baseline['total']:.2f}x baseline  "
+                      + ", ".join(f"{k} {v:.2f}" for k, v in best.items() if k != "total"))
+            cost = statistics.median(p["total"] for p in runs["bubblewrap"]) - statistics.median(p["total"] for p in runs["none"])
+            print(f"{path.name}: the sandbox costs {cost:+.2f} s per submission")
 
     mnist = load_mnist()
     x_train, x_test = images_to_tensor(mnist.x_train), images_to_tensor(mnist.x_test)

@@ -1,19 +1,23 @@
 """Grade submissions: the one data flow every entry point (CLI, tests, calibration) uses.
 
-    notebook ─read─▶ transforms ─▶ executor (+ probe cell) ─▶ artifacts ─▶ checks ─▶ scoring
-    ─▶ OUT/<submission>/result.json, artifacts.npz, executed.ipynb ─▶ feedback.html; gradebook.csv
+    notebook ─read─▶ transforms ─▶ executor in a sandbox (+ probe cell) ─▶ artifacts ─▶ checks
+    ─▶ scoring ─▶ Row (result + figures) ─▶ gradebook.sqlite ─▶ OUT/<submission>/result.json,
+    artifacts.npz, feedback.html; OUT/gradebook.csv
+
+A batch grades in ``jobs`` worker processes, each with its own sandbox uid (its slot), and
+skips submissions the gradebook already holds for the same notebook, rubric and vaegrade
+version, so a batch killed half-way resumes where it stopped.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import platform
-import shutil
-import tempfile
 import time
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Callable
 
 import nbclient
 import nbformat
@@ -21,56 +25,19 @@ import numpy as np
 import torch
 
 import grader
-from grader import artifacts, feedback, gradebook, scoring, transforms
+from grader import artifacts, feedback, parallel, scoring, transforms
 from grader.checks.base import Evidence, ProbeContext, ProbeRequest
 from grader.errors import SubmissionError
+from grader.gradebook import Gradebook, Key, Row, write_csv
 from grader.executor import run_notebook
 from grader.results import CheckResult, SubmissionResult
 from grader.rubric import Rubric
+from grader.sandbox import IsolationMode, Jail, Workspace
+from grader.submissions import Submission, read_notebook
 from reference.classifier import CLASSIFIER_SHA256
 from reference.data import MNIST, SHIPPED_MNIST, load_mnist
 
 DATASET_FILE = "mnist.npz"
-
-
-@dataclass(frozen=True)
-class Submission:
-    """A notebook to grade and the name its results go under (``OUT/<name>/``)."""
-
-    name: str
-    path: Path
-
-
-def find_submissions(paths: list[Path]) -> list[Submission]:
-    """Notebooks named on the command line, or found (recursively) in folders, sorted.
-
-    Names are file stems; where two stems collide, the parent folder's name is prefixed.
-
-    Raises:
-        SubmissionError: a path does not exist, or names neither a notebook nor a folder.
-    """
-    found: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            found.extend(sorted(p for p in path.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts))
-        elif path.is_file() and path.suffix == ".ipynb":
-            found.append(path)
-        else:
-            raise SubmissionError(path, "not a .ipynb file or a folder of them")
-    stems = [p.stem for p in found]
-    return [Submission(p.stem if stems.count(p.stem) == 1 else f"{p.parent.name}__{p.stem}", p) for p in found]
-
-
-def read_notebook(path: Path) -> nbformat.NotebookNode:
-    """Read a submission as an nbformat-4 notebook.
-
-    Raises:
-        SubmissionError: unreadable, not JSON, or not a valid notebook.
-    """
-    try:
-        return nbformat.read(path, as_version=4)
-    except Exception as exc:  # nbformat raises JSON, validation, encoding and OS errors alike
-        raise SubmissionError(path, f"cannot be read as a Jupyter notebook: {type(exc).__name__}: {exc}") from exc
 
 
 def environment(rubric: Rubric) -> dict[str, str | int]:
@@ -79,40 +46,51 @@ def environment(rubric: Rubric) -> dict[str, str | int]:
             "seed": rubric.seed, "rubric_sha256": rubric.sha256, "classifier_sha256": CLASSIFIER_SHA256}
 
 
-def grade_submission(submission: Submission, rubric: Rubric, out: Path) -> SubmissionResult:
-    """Grade one notebook and write its result, artifacts, executed notebook and feedback.
+def grade_submission(submission: Submission, rubric: Rubric, out: Path, isolation: IsolationMode = "bubblewrap",
+                     slot: int = 0) -> Row:
+    """Grade one notebook: its result and feedback figures. Writes ``OUT/<name>/executed.ipynb``
+    and ``kernel.log``; :func:`publish` writes the result and the feedback page.
 
-    Never raises for a problem of the submission's own: those become the result's ``status``,
-    ``error`` and check messages.
+    The kernel runs in a :class:`grader.sandbox.Jail` of the given ``isolation`` mode, as the
+    sandbox user of parallel ``slot``. Never raises for a problem of the submission's own:
+    those become the result's ``status``, ``error`` and check messages.
     """
     destination = out / submission.name
     destination.mkdir(parents=True, exist_ok=True)
     try:
-        notebook = read_notebook(submission.path)
+        notebook, repairs = read_notebook(submission.path, rubric.execution.notebook_mb * 2**20)
     except SubmissionError as exc:
-        return _save(_error_result(submission, rubric, exc.message), {}, destination)
+        return Row(_error_result(submission, rubric, exc.message), _npz({}))
 
     context = ProbeContext(seed=rubric.seed, data=_shipped_mnist(), parameters=dict(rubric.parameters))
     requests = _unique_requests(rubric, context)
     prepared = transforms.inject_seed_cell(transforms.clear_outputs(notebook), rubric.seed, rubric.execution.threads)
     prepared, has_parameters_cell = transforms.inject_parameters(prepared, rubric.parameters)
 
-    with tempfile.TemporaryDirectory(prefix="vaegrade-") as work:
-        workdir = Path(work)
-        shutil.copyfile(SHIPPED_MNIST, workdir / DATASET_FILE)
-        probe_dir = workdir / artifacts.PROBE_DIR
+    jail = Jail(isolation, rubric.execution, slot)
+    workspace = Workspace.create(jail)
+    try:
+        workspace.provision(SHIPPED_MNIST, DATASET_FILE)
+        probe_dirs: list[Path] = []
 
         def make_probe_cell() -> nbformat.NotebookNode:
-            artifacts.write_requests(probe_dir, list(requests.values()), rubric.seed)
-            return transforms.probe_cell(str(probe_dir))
+            probe_dirs.append(workspace.probe_dir())
+            artifacts.write_requests(probe_dirs[0], list(requests.values()), rubric.seed)
+            workspace.hand_over_probe(probe_dirs[0])
+            return transforms.probe_cell(str(probe_dirs[0]))
 
-        execution = run_notebook(prepared, workdir, rubric.execution, rubric.seed, make_probe_cell,
+        execution = run_notebook(prepared, jail, workspace.work, workspace.conn, rubric.seed, make_probe_cell,
                                  kernel_log=destination / "kernel.log")
         report = execution.report
+        report.warnings[:0] = [f"your notebook was repaired: {repair}" for repair in repairs] + [
+            f"identical to the submission of {other} (same bytes)" for other in submission.duplicate_of]
         if not has_parameters_cell:
             report.warnings.append("no cell is tagged `parameters`: the grading parameters were set before your "
                                    "cells, and your own values for them (if any) were used instead")
-        outputs = artifacts.read_outputs(probe_dir, list(requests.values())) if "probe" in report.phases else {}
+        outputs = artifacts.read_outputs(probe_dirs[0], list(requests.values())) if "probe" in report.phases else {}
+    finally:
+        workspace.remove()
+    _trim_log(destination / "kernel.log")
 
     started = time.monotonic()
     evidence = Evidence(requests=requests, outputs=outputs, notebook=execution.notebook, context=context,
@@ -124,10 +102,22 @@ def grade_submission(submission: Submission, rubric: Rubric, out: Path) -> Submi
     result = SubmissionResult(
         submission=submission.name, rubric=rubric.name, score=scoring.total(checks), max_score=rubric.max_score,
         status="graded" if graded else "error", error=None if graded else report.message,
-        checks=checks, execution=report, environment=environment(rubric),
+        checks=checks, execution=report, environment=environment(rubric), isolation=jail.describe(),
     )
     nbformat.write(execution.notebook, destination / "executed.ipynb")
-    return _save(result, figures, destination)
+    return Row(result, _npz(figures))
+
+
+MAX_LOG_BYTES = 1024 * 1024
+
+
+def _trim_log(path: Path) -> None:
+    """Keep the first MiB of the kernel's log (a flood of raw fd 1/2 writes can be far larger)."""
+    if path.exists() and path.stat().st_size > MAX_LOG_BYTES:
+        with open(path, "r+b") as handle:
+            handle.truncate(MAX_LOG_BYTES)
+            handle.seek(0, 2)
+            handle.write(b"\n[vaegrade: the rest of the kernel's log was dropped]\n")
 
 
 @lru_cache(maxsize=1)
@@ -167,34 +157,77 @@ def _evaluate(rubric: Rubric, evidence: Evidence, kernel_usable: bool,
     return checks, figures
 
 
-def _save(result: SubmissionResult, figures: dict[str, np.ndarray], destination: Path) -> SubmissionResult:
-    """Write artifacts.npz, render feedback.html (timed), then result.json."""
-    np.savez_compressed(destination / "artifacts.npz", **figures)
-    started = time.monotonic()
-    feedback.write_feedback(result, figures, destination / "feedback.html")
-    if result.execution is not None:
-        result.execution.phases["rendering"] = round(time.monotonic() - started, 3)
-    (destination / "result.json").write_text(result.model_dump_json(indent=2), encoding="utf-8")
-    return result
+def _npz(arrays: dict[str, np.ndarray]) -> bytes:
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    return buffer.getvalue()
 
 
-def grade_submissions(submissions: list[Submission], rubric: Rubric, out: Path,
-                      on_result=None) -> list[SubmissionResult]:
-    """Grade each submission in turn and write ``OUT/gradebook.csv``; ``on_result(result)`` after each."""
+def publish(row: Row, destination: Path) -> None:
+    """Write ``result.json``, ``artifacts.npz`` and ``feedback.html`` for one stored result."""
+    destination.mkdir(parents=True, exist_ok=True)
+    (destination / "artifacts.npz").write_bytes(row.figures_npz)
+    with np.load(io.BytesIO(row.figures_npz), allow_pickle=False) as npz:
+        figures = {name: npz[name] for name in npz.files}
+    feedback.write_feedback(row.result, figures, destination / "feedback.html")
+    (destination / "result.json").write_text(row.result.model_dump_json(indent=2), encoding="utf-8")
+
+
+def grade_and_publish(submission: Submission, rubric: Rubric, out: Path, isolation: IsolationMode,
+                      slot: int = 0) -> Row:
+    """:func:`grade_submission` then :func:`publish`; an unforeseen grader failure becomes an
+    error result (status ``error``, ``internal`` set) instead of an exception."""
+    try:
+        row = grade_submission(submission, rubric, out, isolation, slot)
+    except Exception as exc:  # one submission's unforeseen failure must not lose the others' grades
+        row = internal_error(submission, rubric, f"{type(exc).__name__}: {exc}")
+    publish(row, out / submission.name)
+    return row
+
+
+def internal_error(submission: Submission, rubric: Rubric, message: str) -> Row:
+    """A result for a submission the grader itself failed on; not stored, so graded again next run."""
+    result = _error_result(submission, rubric, f"internal grader error: {message}")
+    result.internal = True
+    return Row(result, _npz({}))
+
+
+def gradebook_key(submission: Submission, rubric: Rubric) -> Key:
+    return Key(submission.name, submission.sha256, rubric.sha256, grader.__version__)
+
+
+def grade_submissions(submissions: list[Submission], rubric: Rubric, out: Path, jobs: int = 1,
+                      isolation: IsolationMode = "bubblewrap",
+                      on_result: Callable[[SubmissionResult, bool], None] | None = None) -> list[SubmissionResult]:
+    """Grade a batch into ``OUT``: results the gradebook already holds are reused (and their
+    pages rebuilt if missing), the others graded in ``jobs`` worker processes; each result is
+    committed to ``OUT/gradebook.sqlite`` as it arrives, then ``OUT/gradebook.csv`` is written.
+    ``on_result(result, reused)`` is called once per submission.
+    """
     out.mkdir(parents=True, exist_ok=True)
-    results = []
+    book = Gradebook(out / "gradebook.sqlite")
+    results: dict[str, SubmissionResult] = {}
+    pending = []
     for submission in submissions:
-        try:
-            result = grade_submission(submission, rubric, out)
-        except Exception as exc:  # one submission's unforeseen failure must not lose the others' grades
-            result = _error_result(submission, rubric, f"internal grader error: {type(exc).__name__}: {exc}")
-            (out / submission.name).mkdir(parents=True, exist_ok=True)
-            _save(result, {}, out / submission.name)
-        results.append(result)
+        row = book.get(gradebook_key(submission, rubric))
+        if row is None:
+            pending.append(submission)
+            continue
+        if not (out / submission.name / "feedback.html").exists():
+            publish(row, out / submission.name)
+        results[submission.name] = row.result
         if on_result is not None:
-            on_result(result)
-    gradebook.write_csv(results, out / "gradebook.csv")
-    return results
+            on_result(row.result, True)
+    for submission, row in parallel.run(pending, rubric, out, jobs, isolation):
+        if not row.result.internal:
+            book.put(gradebook_key(submission, rubric), row)
+        results[submission.name] = row.result
+        if on_result is not None:
+            on_result(row.result, False)
+    book.close()
+    ordered = [results[s.name] for s in submissions]
+    write_csv(ordered, out / "gradebook.csv")
+    return ordered
 
 
 def load_result(directory: Path) -> SubmissionResult:

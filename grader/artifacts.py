@@ -21,7 +21,6 @@ from grader.errors import ArtifactError
 
 MAX_ARTIFACT_BYTES = 256 * 1024 * 1024
 ALLOWED_KINDS = "biuf"  # bool, int, unsigned, float: no objects, no strings of code
-PROBE_DIR = ".vaegrade_probe"
 
 
 def read_bytes(path: Path, max_bytes: int = MAX_ARTIFACT_BYTES) -> bytes:
@@ -66,8 +65,8 @@ def read_json(path: Path) -> Any:
 
 
 def write_requests(probe_dir: Path, requests: list[ProbeRequest], seed: int) -> None:
-    """Write the probe's instructions and input arrays (done after the student's cells ran)."""
-    probe_dir.mkdir(mode=0o755, exist_ok=True)
+    """Write the probe's instructions and input arrays into ``probe_dir``, a fresh directory
+    the grader made after the student's cells ran (see :meth:`grader.sandbox.Workspace.probe_dir`)."""
     for request in requests:
         if request.inputs:
             np.savez(probe_dir / f"{request.key}.inputs.npz", **request.inputs)

@@ -26,7 +26,9 @@ from typing import Any
 
 import numpy as np
 
-from grader.api import Submission, grade_submission
+from grader.api import grade_submission
+from grader.sandbox import IsolationMode
+from grader.submissions import Submission
 from grader.rubric import Rubric
 
 LOWER_IS_BETTER = {"bce", "frechet_distance"}
@@ -55,15 +57,15 @@ def thresholds(metric: str, values: list[float]) -> dict[str, float]:
     return {"pass_at": round(pass_at, 3), "fail_at": round(pass_at - 0.5 * (pass_at - CHANCE_LEVEL[metric]), 3)}
 
 
-def calibrate(rubric: Rubric, notebook: Path, runs: int, out: Path) -> dict[str, Any]:
-    """Grade ``notebook`` ``runs`` times and write the calibration JSON to ``out``."""
+def calibrate(rubric: Rubric, notebook: Path, runs: int, out: Path, isolation: IsolationMode = "bubblewrap") -> dict[str, Any]:
+    """Grade ``notebook`` ``runs`` times (isolated as grading will be) and write the calibration JSON to ``out``."""
     per_run: list[dict[str, float]] = []
     scores = []
     with tempfile.TemporaryDirectory(prefix="vaegrade-calibrate-") as work:
         for run in range(runs):
             parameters = {**rubric.parameters, **({"seed": rubric.seed + run} if "seed" in rubric.parameters else {})}
             seeded = rubric.model_copy(update={"seed": rubric.seed + run, "parameters": parameters})
-            result = grade_submission(Submission(f"run{run}", notebook), seeded, Path(work))
+            result = grade_submission(Submission(f"run{run}", notebook), seeded, Path(work), isolation).result
             per_run.append(_measurements(result.checks, rubric))
             scores.append(result.score)
             print(f"run {run + 1}/{runs} (seed {seeded.seed}): " + ", ".join(f"{k} {v:.4g}" for k, v in per_run[-1].items()),

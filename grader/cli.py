@@ -1,26 +1,28 @@
 """The ``vaegrade`` command: thin verbs over :mod:`grader.api` and :mod:`grader.calibrate`.
 
-    vaegrade grade SUBMISSION... --rubric RUBRIC --out OUT
+    vaegrade grade SUBMISSION... --rubric RUBRIC --out OUT [--jobs N] [--isolation none]
     vaegrade calibrate --rubric RUBRIC --notebook NB [--runs 5] --out FILE
 
 Exit status of ``grade``: 0 when every submission was graded, 1 when any could not be, 2 for a
-usage or rubric error (reported before any notebook runs).
+usage or rubric error or an unusable sandbox (reported before any notebook runs).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
-from grader import api, calibrate
+from grader import api, calibrate, sandbox
 from grader.errors import GraderError
 from grader.results import SubmissionResult
 from grader.rubric import load_rubric
+from grader.submissions import find_submissions
 
 
-def _summary(result: SubmissionResult, out: Path) -> str:
-    seconds = f" in {result.execution.duration:.1f} s" if result.execution else ""
+def _summary(result: SubmissionResult, out: Path, reused: bool) -> str:
+    seconds = " (already graded)" if reused else f" in {result.execution.duration:.1f} s" if result.execution else ""
     line = f"{result.submission}: {result.score:g}/{result.max_score:g} {result.status}{seconds}"
     if result.error:
         line += f" ({result.error})"
@@ -32,22 +34,34 @@ def _summary(result: SubmissionResult, out: Path) -> str:
 
 def _grade(args: argparse.Namespace) -> int:
     rubric = load_rubric(args.rubric)
-    submissions = api.find_submissions(args.submissions)
+    submissions = find_submissions(args.submissions)
     if not submissions:
         print("vaegrade: no notebooks found in " + ", ".join(map(str, args.submissions)), file=sys.stderr)
         return 2
-    print(f"grading {len(submissions)} submission(s) with rubric {rubric.name} into {args.out}", flush=True)
-    results = api.grade_submissions(submissions, rubric, args.out,
-                                    on_result=lambda r: print(_summary(r, args.out), flush=True))
+    if args.isolation == "bubblewrap":
+        sandbox.check_available(rubric.execution)
+    else:
+        print("vaegrade: WARNING: --isolation none: student code runs as you, with your files and network",
+              file=sys.stderr)
+    print(f"grading {len(submissions)} submission(s) with rubric {rubric.name} into {args.out} "
+          f"({args.jobs} at a time, isolation: {args.isolation})", flush=True)
+    results = api.grade_submissions(submissions, rubric, args.out, args.jobs, args.isolation,
+                                    on_result=lambda r, reused: print(_summary(r, args.out, reused), flush=True))
     print(f"feedback: {args.out}/<submission>/feedback.html; gradebook: {args.out / 'gradebook.csv'}")
     return 0 if all(r.status == "graded" for r in results) else 1
 
 
 def _calibrate(args: argparse.Namespace) -> int:
     rubric = load_rubric(args.rubric)
-    calibration = calibrate.calibrate(rubric, args.notebook, args.runs, args.out)
+    if args.isolation == "bubblewrap":
+        sandbox.check_available(rubric.execution)
+    calibration = calibrate.calibrate(rubric, args.notebook, args.runs, args.out, args.isolation)
     print(calibrate.describe(calibration))
     return 0
+
+
+ISOLATION = dict(choices=["bubblewrap", "none"], default="bubblewrap",
+                 help="bubblewrap (default): a sandbox per kernel; none: trusted notebooks only, no sandbox")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -56,13 +70,17 @@ def main(argv: list[str] | None = None) -> int:
     grade = verbs.add_parser("grade", help="grade notebooks and write feedback and a gradebook")
     grade.add_argument("submissions", nargs="+", type=Path, help=".ipynb files or folders of them")
     grade.add_argument("--rubric", required=True, type=Path)
-    grade.add_argument("--out", required=True, type=Path)
+    grade.add_argument("--out", required=True, type=Path,
+                       help="results, feedback and gradebook.sqlite; run again with the same OUT to resume")
+    grade.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="notebooks graded at once (default: cores)")
+    grade.add_argument("--isolation", **ISOLATION)
     grade.set_defaults(run=_grade)
     cal = verbs.add_parser("calibrate", help="derive thresholds from repeated runs of a reference solution")
     cal.add_argument("--rubric", required=True, type=Path)
     cal.add_argument("--notebook", required=True, type=Path, help="the reference solution")
     cal.add_argument("--runs", type=int, default=5)
     cal.add_argument("--out", required=True, type=Path, help="calibration JSON to write")
+    cal.add_argument("--isolation", **ISOLATION)
     cal.set_defaults(run=_calibrate)
     args = parser.parse_args(argv)
     try:

@@ -1,4 +1,4 @@
-"""Run a prepared notebook with nbclient, cell by cell, under time limits.
+"""Run a prepared notebook with nbclient, cell by cell, under time limits, in a jail.
 
 The student's cells run in order until one raises (as "Restart & Run All" would stop); then,
 if the kernel is still usable, the probe cell runs. A cell error, a timeout, a dead kernel or a
@@ -6,26 +6,36 @@ kernel that will not start becomes an :class:`grader.results.ExecutionReport`, n
 exception out of :func:`run_notebook`.
 
 Limits: ``cell_timeout`` per cell and ``notebook_timeout`` for the whole run; each cell gets
-at most what remains of the notebook's budget, and on expiry the kernel is shut down (not
-interrupted: a loop that ignores SIGINT would survive an interrupt).
+at most what remains of the notebook's budget. A watchdog thread kills the kernel's whole
+process group (SIGKILL) when the notebook's budget is spent (plus a grace period) or the
+working directory outgrows ``workdir_mb``, wherever nbclient happens to be waiting: a loop that
+ignores SIGINT survives an interrupt, not a kill. Outputs beyond ``output_mb`` are dropped
+with a note. The sandbox itself (namespaces, uid, rlimits, memory) is :mod:`grader.sandbox`.
 """
 
 from __future__ import annotations
 
 import os
+import signal
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import nbformat
 from jupyter_client.kernelspec import NoSuchKernel
+from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
 from grader.results import CellError, ExecutionReport
 from grader.rubric import ExecutionPolicy
+from grader.sandbox import MIB, Jail, kernel_environment
 from grader.transforms import is_injected
+
+WATCHDOG_GRACE = 5.0  # seconds past the notebook's budget before the watchdog kills the kernel
+WATCHDOG_PERIOD = 0.25
 
 
 @dataclass
@@ -36,15 +46,83 @@ class Execution:
     report: ExecutionReport
 
 
-def kernel_environment(threads: int, seed: int) -> dict[str, str]:
-    """The kernel's environment: the grader's, with thread counts and hash seed fixed."""
-    env = dict(os.environ)
-    env.update({
-        "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads),
-        "PYTHONHASHSEED": str(seed), "PYDEVD_DISABLE_FILE_VALIDATION": "1",
-    })
-    env.pop("MPLBACKEND", None)  # the kernel's inline backend turns figures into image outputs
-    return env
+class ConfinedKernelManager(AsyncKernelManager):
+    """A kernel manager whose kernel command is wrapped by a :class:`grader.sandbox.Jail`.
+
+    The connection file is handed to the sandbox user right after jupyter_client writes it
+    (mode 0600) and before the kernel starts.
+    """
+
+    def __init__(self, jail: Jail, kernel_env: dict[str, str], cwd: Path, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.jail, self.kernel_env, self.cwd = jail, kernel_env, cwd
+
+    def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
+        self.jail.hand_over(Path(self.connection_file))
+        return self.jail.wrap(super().format_kernel_cmd(extra_arguments), self.kernel_env, self.cwd)
+
+
+class CappedClient(NotebookClient):
+    """nbclient that keeps at most ``max_output_bytes`` of outputs (text and images) in all."""
+
+    def __init__(self, *args: Any, max_output_bytes: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.max_output_bytes, self.output_bytes, self.truncated = max_output_bytes, 0, False
+
+    def output(self, outs, msg, display_id, cell_index):  # noqa: ANN001 (nbclient's signature)
+        content = msg.get("content", {})
+        self.output_bytes += len(str(content.get("text", ""))) + sum(len(str(v)) for v in content.get("data", {}).values())
+        if self.output_bytes <= self.max_output_bytes:
+            return super().output(outs, msg, display_id, cell_index)
+        if not self.truncated:
+            self.truncated = True
+            outs.append(nbformat.v4.new_output("stream", name="stderr", text=(
+                f"[vaegrade: outputs beyond {self.max_output_bytes / MIB:g} MB were dropped]\n")))
+        return None
+
+
+class Watchdog(threading.Thread):
+    """Kills the kernel's process group past ``deadline`` or when ``workdir`` outgrows ``max_bytes``."""
+
+    def __init__(self, client: NotebookClient, deadline: float, workdir: Path, max_bytes: int) -> None:
+        super().__init__(daemon=True, name="vaegrade-watchdog")
+        self.client, self.deadline, self.workdir, self.max_bytes = client, deadline, workdir, max_bytes
+        self.stopped = threading.Event()
+        self.reason: str | None = None
+
+    def run(self) -> None:
+        while not self.stopped.wait(WATCHDOG_PERIOD):
+            if time.monotonic() > self.deadline:
+                self.kill("the notebook time limit")
+            elif directory_size(self.workdir, self.max_bytes) > self.max_bytes:
+                self.kill(f"the working directory size limit of {self.max_bytes / MIB:g} MB")
+
+    def kill(self, reason: str) -> None:
+        process = getattr(getattr(self.client.km, "provisioner", None), "process", None)
+        if process is None or self.reason is not None:
+            return
+        self.reason = reason
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def directory_size(root: Path, stop_above: int) -> int:
+    """Bytes allocated under ``root`` (symlinks not followed); stops counting above ``stop_above``."""
+    total = 0
+    stack = [str(root)]
+    while stack and total <= stop_above:
+        try:
+            with os.scandir(stack.pop()) as entries:
+                for entry in entries:
+                    info = entry.stat(follow_symlinks=False)
+                    total += info.st_blocks * 512
+                    if entry.is_dir(follow_symlinks=False):
+                        stack.append(entry.path)
+        except OSError:
+            continue
+    return total
 
 
 def _student_cell_index(nb: nbformat.NotebookNode, index: int) -> int:
@@ -59,26 +137,33 @@ def _first_line(cell: nbformat.NotebookNode) -> str:
 
 def run_notebook(
     nb: nbformat.NotebookNode,
+    jail: Jail,
     workdir: Path,
-    policy: ExecutionPolicy,
+    conn_dir: Path,
     seed: int,
     make_probe_cell: Callable[[], nbformat.NotebookNode] | None = None,
     kernel_log: Path | None = None,
 ) -> Execution:
-    """Execute ``nb`` in ``workdir``, then the cell ``make_probe_cell()`` returns.
+    """Execute ``nb`` in ``workdir`` inside ``jail``, then the cell ``make_probe_cell()`` returns.
 
     ``make_probe_cell`` is called only after the student's cells, so the probe's inputs it
     writes do not exist while student code runs. The returned notebook includes the probe cell.
+    nbclient reaches the kernel over the ``ipc`` transport through sockets in ``conn_dir``.
     The kernel process's own stdout and stderr go to ``kernel_log`` (default: discarded), never
     to the grader's.
     """
-    client = NotebookClient(
-        nb, timeout=policy.cell_timeout, kernel_name=policy.kernel_name, allow_errors=False,
-        interrupt_on_timeout=False, record_timing=True, startup_timeout=60,
-        resources={"metadata": {"path": str(workdir)}},
+    policy: ExecutionPolicy = jail.policy
+    kernel_env = kernel_environment(policy.threads, seed, workdir, jail.mode)
+    km = ConfinedKernelManager(jail, kernel_env, workdir, kernel_name=policy.kernel_name, transport="ipc",
+                               ip=str(conn_dir / "kernel"), connection_file=str(conn_dir / "kernel.json"))
+    client = CappedClient(
+        nb, km=km, shutdown_kernel="immediate", timeout=policy.cell_timeout, allow_errors=False,
+        interrupt_on_timeout=False, record_timing=True,
+        startup_timeout=60, resources={"metadata": {"path": str(workdir)}}, max_output_bytes=int(policy.output_mb * MIB),
     )
     started = time.monotonic()
     deadline = started + policy.notebook_timeout
+    watchdog = Watchdog(client, deadline + WATCHDOG_GRACE, workdir, policy.workdir_mb * MIB)
     phases: dict[str, float] = {}
     report = ExecutionReport(status="completed")
     running: list[int] = []  # index of the cell being executed, for messages
@@ -91,9 +176,14 @@ def run_notebook(
         client.timeout = max(1, int(min(policy.cell_timeout, remaining)))
         client.execute_cell(cell, index)
 
+    launched: list = []  # the kernel's Popen, reaped at the end
+    launch_env = kernel_env if jail.mode == "none" else {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
     log = open(kernel_log or os.devnull, "ab")
+    jail.start()
     try:
-        with log, client.setup_kernel(env=kernel_environment(policy.threads, seed), stdout=log, stderr=log):
+        with log, client.setup_kernel(env=launch_env, stdout=log, stderr=log, cleanup_kc=True):
+            launched.append(km.provisioner.process)
+            watchdog.start()
             phases["kernel_start"] = time.monotonic() - started
             phase_start = time.monotonic()
             for index, cell in enumerate(nb.cells):
@@ -121,14 +211,36 @@ def run_notebook(
         report = _failure("timeout", f"the {limit} time limit of {seconds:.0f} s was reached in "
                                      f"{_describe_cell(nb, running)}", report)
     except DeadKernelError:
-        report = _failure("kernel_died", f"the kernel died while running {_describe_cell(nb, running)}", report)
+        cause = _death_cause(jail, watchdog)
+        report = _failure("kernel_died", f"the kernel died{cause} while running {_describe_cell(nb, running)}", report)
     except NoSuchKernel as exc:
         report = _failure("kernel_failed", f"no kernel named {exc}: the notebook's kernel cannot start", report)
     except (RuntimeError, CellExecutionError) as exc:
         report = _failure("kernel_failed", f"the kernel failed: {str(exc).splitlines()[0][:300]}", report)
+    finally:
+        watchdog.stopped.set()
+        for process in launched:  # reap it: a zombie still counts against the sandbox user's process limit
+            try:
+                process.wait(timeout=5)
+            except Exception:  # subprocess.TimeoutExpired: the jail kills what is left
+                pass
+        jail.close()
+    if watchdog.reason is not None and report.status == "timeout" and "notebook" in watchdog.reason:
+        report.message += " (the kernel was killed)"
+    if client.truncated:
+        report.warnings.append(f"your notebook printed more than {policy.output_mb:g} MB of output; the rest was dropped")
     report.duration = time.monotonic() - started
     report.phases = {name: round(value, 3) for name, value in phases.items()}
     return Execution(notebook=nb, report=report)
+
+
+def _death_cause(jail: Jail, watchdog: Watchdog) -> str:
+    """Why the kernel died, where the grader knows: its memory limit or the watchdog."""
+    if jail.memory_exceeded():
+        return f" (it exceeded the memory limit of {jail.policy.memory_mb} MB)"
+    if watchdog.reason is not None:
+        return f" (killed: {watchdog.reason} was reached)"
+    return ""
 
 
 def _failure(status: str, message: str, previous: ExecutionReport) -> ExecutionReport:

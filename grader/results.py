@@ -57,6 +57,17 @@ class ExecutionReport(BaseModel):
         return self.status in ("completed", "cell_error")
 
 
+class Isolation(BaseModel):
+    """How a submission's kernel was isolated (see :mod:`grader.sandbox`): ``bubblewrap`` or
+    ``none`` (the instructor's explicit choice), the uid it ran as, and the limits applied."""
+
+    mode: Literal["bubblewrap", "none"]
+    uid: int | None = None
+    network: str = "host"
+    memory_limit: str = "none"
+    limits: dict[str, float] = Field(default_factory=dict)
+
+
 class SubmissionResult(BaseModel):
     submission: str
     rubric: str
@@ -67,3 +78,5 @@ class SubmissionResult(BaseModel):
     checks: list[CheckResult] = Field(default_factory=list)
     execution: ExecutionReport | None = None
     environment: dict[str, Any] = Field(default_factory=dict)
+    isolation: Isolation | None = None
+    internal: bool = Field(False, description="the grader itself failed: not stored, graded again next run")

@@ -15,6 +15,7 @@ import pytest
 from grader import api, feedback
 from grader.cli import main
 from grader.rubric import load_rubric
+from grader.submissions import Submission
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.slow
@@ -83,7 +84,9 @@ def test_result_json_has_the_documented_fields(graded):
     data = json.loads((out / "reference_solution" / "result.json").read_text())
     assert {"submission", "rubric", "score", "max_score", "status", "checks", "execution", "environment"} <= set(data)
     assert set(data["checks"][0]) >= {"id", "title", "status", "score", "max_score", "message", "details"}
-    assert set(data["execution"]["phases"]) == {"kernel_start", "execution", "probe", "checks", "rendering"}
+    assert set(data["execution"]["phases"]) == {"kernel_start", "execution", "probe", "checks"}
+    assert data["isolation"]["mode"] == "bubblewrap" and data["isolation"]["network"] == "none"
+    assert data["isolation"]["limits"]["notebook_timeout"] == 600
     assert data["environment"]["seed"] == 0 and len(data["environment"]["rubric_sha256"]) == 64
 
 
@@ -119,8 +122,8 @@ def test_student_html_is_escaped(graded, tmp_path):
 def test_grading_twice_gives_the_same_scores(graded, tmp_path):
     _, out = graded
     rubric = load_rubric(RUBRIC)
-    submission = api.Submission("flawed_kl_no_half", SUBMISSIONS / "samples" / "flawed_kl_no_half.ipynb")
-    again = api.grade_submission(submission, rubric, tmp_path)
+    submission = Submission("flawed_kl_no_half", SUBMISSIONS / "samples" / "flawed_kl_no_half.ipynb")
+    again = api.grade_submission(submission, rubric, tmp_path).result
     first = result(out, "flawed_kl_no_half")
     assert [(c.id, c.score) for c in again.checks] == [(c.id, c.score) for c in first.checks]
 
@@ -133,9 +136,9 @@ def test_unreadable_notebook_does_not_stop_the_batch(tmp_path, capsys):
     code = main(["grade", str(batch), "--rubric", str(RUBRIC), "--out", str(tmp_path / "out")])
     assert code == 1
     lines = capsys.readouterr().out.splitlines()
-    assert any(line.startswith("broken: 0/100 error (") and "cannot be read as a Jupyter notebook" in line for line in lines)
+    assert any(line.startswith("broken: 0/100 error (") and "is not valid JSON (Expecting property name" in line for line in lines)
     assert any(line.startswith("handout: 6/100 graded") for line in lines)
-    assert "cannot be read" in (tmp_path / "out" / "broken" / "feedback.html").read_text()
+    assert "is not valid JSON" in (tmp_path / "out" / "broken" / "feedback.html").read_text()
 
 
 def test_infinite_loop_hits_the_notebook_time_limit(tmp_path):
@@ -144,7 +147,7 @@ def test_infinite_loop_hits_the_notebook_time_limit(tmp_path):
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1"), nbformat.v4.new_code_cell("while True:\n    pass")])
     path = tmp_path / "loop.ipynb"
     nbformat.write(nb, path)
-    got = api.grade_submission(api.Submission("loop", path), rubric, tmp_path / "out")
+    got = api.grade_submission(Submission("loop", path), rubric, tmp_path / "out").result
     assert got.status == "error" and got.execution.status == "timeout"
     assert "time limit of 8 s was reached in cell 2 (`while True:`)" in got.error
     statuses = {c.id: c.status for c in got.checks}
@@ -156,7 +159,7 @@ def test_dead_kernel_is_a_structured_error(tmp_path):
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import os\nos._exit(3)")])
     path = tmp_path / "dies.ipynb"
     nbformat.write(nb, path)
-    got = api.grade_submission(api.Submission("dies", path), load_rubric(RUBRIC), tmp_path / "out")
+    got = api.grade_and_publish(Submission("dies", path), load_rubric(RUBRIC), tmp_path / "out", "bubblewrap").result
     assert got.status == "error" and got.execution.status == "kernel_died"
     assert got.error == "the kernel died while running cell 1 (`import os`)"
     assert (tmp_path / "out" / "dies" / "feedback.html").exists()
