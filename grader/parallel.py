@@ -19,7 +19,7 @@ from typing import Iterator
 
 from grader.gradebook import Row
 from grader.rubric import Rubric
-from grader.sandbox import IsolationMode
+from grader.sandbox import IsolationMode, kill_children
 from grader.submissions import Submission
 
 _slot = 0
@@ -59,6 +59,7 @@ def _start_worker(slots, parent: int) -> None:  # noqa: ANN001 (a multiprocessin
 def _exit_with_parent(parent: int) -> None:
     while os.getppid() == parent:
         time.sleep(0.5)
+    kill_children()
     os._exit(1)
 
 

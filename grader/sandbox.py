@@ -139,6 +139,17 @@ def reap_orphans(uid: int | None, seconds: float = 3.0) -> None:
         time.sleep(0.02)
 
 
+def kill_children(seconds: float = 3.0) -> None:
+    """SIGKILL and reap every child of this process (its sandboxes), for a worker about to exit
+    because its coordinator died: nothing may go on grading, or linger as a zombie."""
+    _kill_until_gone(lambda: [pid for pid, _, state, ppid, _ in _process_table() if ppid == os.getpid() and state != "Z"],
+                     seconds)
+    deadline = time.monotonic() + 0.5  # the sandboxes' own init processes are re-parented to us as they die
+    while time.monotonic() < deadline:
+        reap_orphans(None)
+        time.sleep(0.05)
+
+
 PR_SET_CHILD_SUBREAPER = 36  # <linux/prctl.h>
 
 
