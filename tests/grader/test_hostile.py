@@ -21,7 +21,9 @@ ASSETS = Path(__file__).resolve().parents[2] / "reference" / "assets"
 
 
 def sandbox_uid_processes() -> list[str]:
-    """Command lines of live processes owned by a sandbox uid or carrying the corpus' marker."""
+    """Command lines of live (not zombie) processes owned by a sandbox uid or carrying the
+    corpus' marker. Zombies are left out: an orphan re-parented to a pid 1 that does not reap
+    (as in some containers) is dead, holds no memory or files, and cannot run code."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -29,7 +31,10 @@ def sandbox_uid_processes() -> list[str]:
         try:
             cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
             uid = entry.stat().st_uid
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
         except OSError:
+            continue
+        if state == "Z":
             continue
         if MARKER in cmdline or sandbox.SANDBOX_UID_BASE <= uid < sandbox.SANDBOX_UID_BASE + 64:
             found.append(f"{entry.name} uid {uid}: {cmdline[:100]}")
