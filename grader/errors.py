@@ -3,6 +3,7 @@
     GraderError
     ├── RubricError        a rubric file is unreadable or invalid (path, line)
     ├── SubmissionError    a submission cannot be read as a notebook (path)
+    ├── ReportError        a written report cannot be read (path), or an overrides file is invalid
     └── ArtifactError      a probe artifact is missing, unsafe or malformed (path)
 
 Problems inside a student's notebook (a cell that raises, a timeout, a dead kernel) are not
@@ -29,6 +30,14 @@ class RubricError(GraderError):
 
 class SubmissionError(GraderError):
     """A submission file cannot be read as a Jupyter notebook."""
+
+    def __init__(self, path: Path | str, message: str) -> None:
+        self.path, self.message = Path(path), message
+        super().__init__(f"{path}: {message}")
+
+
+class ReportError(GraderError):
+    """A report file (PDF, Markdown, text) or an overrides file cannot be read or is invalid."""
 
     def __init__(self, path: Path | str, message: str) -> None:
         self.path, self.message = Path(path), message

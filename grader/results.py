@@ -15,6 +15,14 @@ from pydantic import BaseModel, Field
 CheckStatus = Literal["passed", "partial", "failed", "error", "skipped"]
 
 
+class ManualGrade(BaseModel):
+    """An instructor's override of a check (from the overrides file): the score the grader
+    suggested is kept beside the one the instructor gave."""
+
+    suggested_score: float
+    comment: str = ""
+
+
 class CheckResult(BaseModel):
     id: str
     title: str
@@ -23,6 +31,40 @@ class CheckResult(BaseModel):
     max_score: float
     message: str
     details: dict[str, Any] = Field(default_factory=dict)
+    manual: ManualGrade | None = None
+
+
+class QuestionReport(BaseModel):
+    """What the report checker found for one written question (evidence for the instructor).
+
+    ``status``: ``found``, ``empty`` or ``not found``. ``words`` counts the answer's words (see
+    :func:`grader.report.answers.count_words`); ``figures`` is None when the document cannot
+    hold images (a text file)."""
+
+    id: str
+    title: str
+    status: str
+    where: list[str] = Field(default_factory=list)
+    note: str = ""
+    text: str = ""
+    words: int | None = None
+    word_limit: int | None = None
+    concepts: list[dict[str, Any]] = Field(default_factory=list)
+    citations: list[tuple[str, str]] = Field(default_factory=list)
+    references_section: bool | None = None
+    dead_links: list[str] = Field(default_factory=list)
+    figures: int | None = None
+    formulas: list[dict[str, Any]] = Field(default_factory=list)
+    numbers: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class ReportResult(BaseModel):
+    """The written part of a submission: which document was read, and each question's findings."""
+
+    source: str
+    kind: str
+    questions: list[QuestionReport] = Field(default_factory=list)
+    error: str | None = None
 
 
 class CellError(BaseModel):
@@ -79,4 +121,5 @@ class SubmissionResult(BaseModel):
     execution: ExecutionReport | None = None
     environment: dict[str, Any] = Field(default_factory=dict)
     isolation: Isolation | None = None
+    report: ReportResult | None = None
     internal: bool = Field(False, description="the grader itself failed: not stored, graded again next run")

@@ -1,7 +1,8 @@
 """Rubric files: YAML, validated with pydantic when loaded, errors reported with file and line.
 
 A rubric names the assignment, the parameters injected into the notebook's ``parameters``
-cell, the execution limits, and the checks (each a registered type from :mod:`grader.checks`).
+cell, the execution limits, the checks (each a registered type from :mod:`grader.checks`),
+and the written questions (``report:``, see :mod:`grader.report.spec`).
 ``load_rubric`` raises :class:`grader.errors.RubricError` before any notebook runs.
 """
 
@@ -12,10 +13,11 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from grader.checks import CHECK_TYPES
 from grader.errors import RubricError
+from grader.report.spec import ReportSpec
 
 CheckEntry = Annotated[Union[tuple(CHECK_TYPES.values())], Field(discriminator="type")]
 
@@ -65,12 +67,26 @@ class Rubric(BaseModel):
     dataset: Literal["mnist"] = "mnist"
     parameters: dict[str, int | float | bool | str] = Field(default_factory=dict)
     execution: ExecutionPolicy = Field(default_factory=ExecutionPolicy)
-    checks: list[CheckEntry] = Field(min_length=1)
+    checks: list[CheckEntry] = Field(default_factory=list)
+    report: ReportSpec | None = None
     _sha256: str = PrivateAttr("")
+
+    @model_validator(mode="after")
+    def _something_to_grade(self) -> "Rubric":
+        if not self.checks and self.report is None:
+            raise ValueError("a rubric needs `checks`, a `report` section, or both")
+        return self
 
     @property
     def max_score(self) -> float:
-        return sum(check.points for check in self.checks)
+        return sum(check.points for check in self.checks) + sum(self.report_points().values())
+
+    def report_points(self) -> dict[str, float]:
+        """The report checks' ids and points (none without a ``report:`` section)."""
+        return self.report.points() if self.report else {}
+
+    def check_ids(self) -> list[str]:
+        return [check.id for check in self.checks] + list(self.report_points())
 
     @property
     def sha256(self) -> str:

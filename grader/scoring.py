@@ -12,11 +12,19 @@ from grader.results import CheckResult
 
 
 def check_result(spec: CheckSpec, outcome: Outcome) -> CheckResult:
+    return scored(spec.id, spec.title, spec.points, outcome.fraction, outcome.message, outcome.details)
+
+
+def scored(check_id: str, title: str, points: float, fraction: float, message: str,
+           details: dict[str, Any] | None = None) -> CheckResult:
     """Score = points * fraction, rounded to 0.01; status passed / partial / failed by the fraction."""
-    fraction = min(max(outcome.fraction, 0.0), 1.0)
-    status = "passed" if fraction >= 1.0 else "failed" if fraction <= 0.0 else "partial"
-    return CheckResult(id=spec.id, title=spec.title, status=status, score=round(spec.points * fraction, 2),
-                       max_score=spec.points, message=outcome.message, details=plain(outcome.details))
+    fraction = min(max(fraction, 0.0), 1.0)
+    return CheckResult(id=check_id, title=title, status=status_of(fraction), score=round(points * fraction, 2),
+                       max_score=points, message=message, details=plain(details or {}))
+
+
+def status_of(fraction: float) -> str:
+    return "passed" if fraction >= 1.0 else "failed" if fraction <= 0.0 else "partial"
 
 
 def plain(details: dict[str, Any]) -> dict[str, Any]:

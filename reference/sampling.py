@@ -24,7 +24,7 @@ def sample_normal(mu: Tensor, logvar: Tensor, generator: torch.Generator | None 
 
 
 def sample_laplace(loc: Tensor, scale: Tensor, generator: torch.Generator | None = None) -> Tensor:
-    """Inverse-CDF sample: z = loc - scale * sign(u) * log(1 - 2|u|), u ~ U(-1/2, 1/2).
+    """Inverse-CDF sample: z = laplace_icdf(u, loc, scale), u ~ U(0, 1).
 
     Args:
         loc: (B, D) locations; scale: (B, D) scales b > 0.
@@ -32,9 +32,21 @@ def sample_laplace(loc: Tensor, scale: Tensor, generator: torch.Generator | None
         (B, D) samples of Laplace(loc, scale).
     Source: the inverse of the Laplace CDF F(z) = 1/2 + 1/2 sign(z - m)(1 - exp(-|z - m| / b)).
     """
-    u = torch.rand(loc.shape, generator=generator, dtype=loc.dtype) - 0.5
-    u = u.clamp(-0.5 + 1e-7, 0.5 - 1e-7)
-    return loc - scale * torch.sign(u) * torch.log1p(-2.0 * u.abs())
+    u = torch.rand(loc.shape, generator=generator, dtype=loc.dtype).clamp(1e-7, 1.0 - 1e-7)
+    return laplace_icdf(u, loc, scale)
+
+
+def laplace_icdf(u: Tensor, loc: Tensor, scale: Tensor) -> Tensor:
+    """Inverse CDF of Laplace(loc, scale): loc + scale * log(2u) for u <= 1/2, loc - scale * log(2 - 2u) above.
+
+    Args:
+        u: probabilities in (0, 1); loc, scale (b > 0): broadcastable to u's shape.
+    Returns:
+        Quantiles with the broadcast shape.
+    Source: solve u = F(z) for z, F(z) = 1/2 + 1/2 sign(z - m)(1 - exp(-|z - m| / b)).
+    """
+    centred = u - 0.5
+    return loc - scale * torch.sign(centred) * torch.log1p(-2.0 * centred.abs())
 
 
 def sample_exponential(rate: Tensor, generator: torch.Generator | None = None) -> Tensor:
@@ -47,4 +59,12 @@ def sample_exponential(rate: Tensor, generator: torch.Generator | None = None) -
     Source: the inverse of the exponential CDF F(z) = 1 - exp(-lambda z).
     """
     u = torch.rand(rate.shape, generator=generator, dtype=rate.dtype)
+    return exponential_icdf(u, rate)
+
+
+def exponential_icdf(u: Tensor, rate: Tensor) -> Tensor:
+    """Inverse CDF of Exponential(rate): -log(1 - u) / rate, for u in [0, 1) and rate lambda > 0.
+
+    Source: solve u = F(z) = 1 - exp(-lambda z) for z.
+    """
     return -torch.log1p(-u) / rate

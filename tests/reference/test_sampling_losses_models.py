@@ -65,3 +65,11 @@ def test_reference_vae_and_ae_learn_on_real_mnist(mnist):
     mu, logvar = vae.encode(x[:5])
     assert mu.shape == logvar.shape == (5, 8) and vae.decode(mu).shape == (5, 1, 28, 28)
     assert kl_normal_std(mu, logvar).mean() > 1.0  # the posterior did not collapse
+
+
+def test_inverse_cdfs_match_torch_distributions():
+    u = torch.linspace(0.01, 0.99, 41, dtype=torch.float64)
+    loc, scale, rate = torch.tensor(0.7, dtype=torch.float64), torch.tensor(1.8, dtype=torch.float64), torch.tensor(2.5, dtype=torch.float64)
+    torch.testing.assert_close(sampling.laplace_icdf(u, loc, scale), torch.distributions.Laplace(loc, scale).icdf(u))
+    expected = torch.from_numpy(scipy.stats.expon.ppf(u.numpy(), scale=1 / rate.item()))
+    torch.testing.assert_close(sampling.exponential_icdf(u, rate), expected)

@@ -1,0 +1,196 @@
+"""The ``report:`` section of a rubric: the written questions and what to check in each answer.
+
+Every aspect of a question is optional; each one the rubric names becomes one check,
+``report.<question>.<aspect>``, worth the points given here. Patterns are Python regular
+expressions, matched case-insensitively; they are compiled when the rubric loads, so a typo is
+a :class:`grader.errors.RubricError` with its line, before any notebook runs.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from grader.report.formulas import REFERENCES, parse_symbol_map
+
+FLAGS = re.IGNORECASE | re.MULTILINE
+
+
+def _compile(pattern: str) -> str:
+    try:
+        re.compile(pattern, FLAGS)
+    except re.error as exc:
+        raise ValueError(f"not a valid regular expression ({exc}): {pattern!r}") from exc
+    return pattern
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Locate(_Strict):
+    """Where an answer is. Either ``label`` (a pattern for the question's label or heading) or
+    ``tag`` (a notebook cell tag; the answer is that cell's text).
+
+    With ``label``: the search starts after the first match of ``after`` (if given); the
+    answer runs from the end of the label's first match (or of the ``answer`` marker that
+    follows it, such as ``Answer:``) to the first of: the next Markdown heading, the next
+    label of another question, a match of ``end``, or the end of the document.
+    """
+
+    label: str | None = None
+    tag: str | None = None
+    after: str | None = None
+    answer: str | None = None
+    end: str | None = None
+    headings: bool = Field(True, description="a Markdown heading ends the answer")
+
+    _patterns = field_validator("label", "after", "answer", "end")(lambda v: v if v is None else _compile(v))
+
+    @model_validator(mode="after")
+    def _one_way(self) -> "Locate":
+        if (self.label is None) == (self.tag is None):
+            raise ValueError("give exactly one of `label` (a pattern) or `tag` (a notebook cell tag)")
+        return self
+
+
+class Aspect(_Strict):
+    points: float = Field(gt=0)
+
+
+class WordLimit(Aspect):
+    """``points`` are lost when the answer has more than ``limit`` words (+ ``grace``)."""
+
+    limit: int = Field(gt=0)
+    grace: int = Field(0, ge=0)
+
+
+class Concept(_Strict):
+    """A required idea: found when any of ``patterns`` matches the answer's prose."""
+
+    name: str
+    patterns: list[str] = Field(min_length=1)
+    points: float = Field(gt=0)
+
+    _compiled = field_validator("patterns")(lambda v: [_compile(p) for p in v])
+
+
+class References(Aspect):
+    """At least ``minimum`` citations (numbered, author-year, DOI, arXiv or URL) in the answer;
+    with ``section: true`` a references section (a ``References``/``Bibliography`` heading)
+    must exist in the document as well."""
+
+    minimum: int = Field(1, ge=1)
+    section: bool = False
+
+
+class Figures(Aspect):
+    """At least ``minimum`` images in or next to the answer (notebook image outputs, Markdown
+    images, images drawn on the PDF pages the answer spans)."""
+
+    minimum: int = Field(1, ge=1)
+
+
+class Formula(_Strict):
+    """A formula the answer must state, compared numerically with a reference closed form.
+
+    ``symbols`` maps each of the student's LaTeX symbols (as written: ``\\mu_p``, ``b_p``) to a
+    sympy expression in the reference's parameters (``loc``, ``exp(logvar / 2)``, ``1 - u``).
+    ``lhs`` is a pattern the formula's left-hand side must match (``D_\\{?KL`` or ``^[xz]$``).
+    ``domain`` narrows a parameter's random range, e.g. ``{u: [0.02, 0.5]}`` for one branch of
+    a piecewise inverse CDF.
+    """
+
+    name: str
+    reference: str
+    symbols: dict[str, str] = Field(min_length=1)
+    lhs: str | None = None
+    domain: dict[str, tuple[float, float]] = Field(default_factory=dict)
+    points: float = Field(gt=0)
+
+    _lhs = field_validator("lhs")(lambda v: v if v is None else _compile(v))
+
+    @model_validator(mode="after")
+    def _known(self) -> "Formula":
+        if self.reference not in REFERENCES:
+            raise ValueError(f"unknown reference {self.reference!r}; known: {', '.join(sorted(REFERENCES))}")
+        params = REFERENCES[self.reference].params
+        parse_symbol_map(self.symbols, params)  # raises ValueError naming the bad entry
+        unknown = sorted(set(self.domain) - set(params))
+        if unknown:
+            raise ValueError(f"domain names {unknown}, not parameters of {self.reference} {list(params)}")
+        return self
+
+
+class ClaimedNumber(_Strict):
+    """A number the answer quotes, compared with what the notebook printed.
+
+    ``claim``: a pattern with one group capturing the number in the answer ("test loss of
+    (\\d+\\.\\d+)"). ``output``: a pattern with one group capturing the number in the notebook's
+    text outputs; ``which`` picks the first or last match there. Equal within ``tolerance``
+    (relative) or within the rounding of the quoted number, whichever is larger.
+    """
+
+    name: str
+    claim: str
+    output: str
+    which: Literal["first", "last"] = "last"
+    tolerance: float = Field(0.01, ge=0)
+    points: float = Field(gt=0)
+
+    _patterns = field_validator("claim", "output")(lambda v: _one_group(_compile(v)))
+
+
+def _one_group(pattern: str) -> str:
+    if re.compile(pattern).groups != 1:
+        raise ValueError(f"needs exactly one group (...) around the number: {pattern!r}")
+    return pattern
+
+
+class Question(_Strict):
+    """One written question and the aspects of its answer the rubric checks."""
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_-]*$")
+    title: str
+    locate: Locate
+    answered: Aspect | None = None
+    words: WordLimit | None = None
+    concepts: list[Concept] = Field(default_factory=list)
+    references: References | None = None
+    figures: Figures | None = None
+    formulas: list[Formula] = Field(default_factory=list)
+    numbers: list[ClaimedNumber] = Field(default_factory=list)
+
+    def points(self) -> dict[str, float]:
+        """Points of each aspect the rubric names, by aspect name."""
+        single = {"answered": self.answered, "words": self.words, "references": self.references, "figures": self.figures}
+        many = {"concepts": self.concepts, "formulas": self.formulas, "numbers": self.numbers}
+        points = {name: aspect.points for name, aspect in single.items() if aspect is not None}
+        points.update({name: sum(item.points for item in items) for name, items in many.items() if items})
+        order = ["answered", "words", "concepts", "references", "figures", "formulas", "numbers"]
+        return {name: points[name] for name in order if name in points}
+
+
+class ReportSpec(_Strict):
+    """``source``: where answers are looked for. ``notebook``: the notebook's Markdown cells;
+    ``file``: a report file (PDF, Markdown or text) matched by ``file`` (a glob, ``{name}`` is
+    the submission's name) in the submission's folder; ``auto``: the file if there is one, else
+    the notebook."""
+
+    source: Literal["auto", "notebook", "file"] = "auto"
+    file: str = "{name}.*"
+    questions: list[Question] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique(self) -> "ReportSpec":
+        ids = [q.id for q in self.questions]
+        twice = sorted({i for i in ids if ids.count(i) > 1})
+        if twice:
+            raise ValueError(f"question ids used twice: {twice}")
+        return self
+
+    def points(self) -> dict[str, float]:
+        """Every check the section produces (``report.<question>.<aspect>``) and its points, in order."""
+        return {f"report.{q.id}.{name}": value for q in self.questions for name, value in q.points().items()}
