@@ -1,8 +1,9 @@
 """Grade submissions: the one data flow every entry point (CLI, tests, calibration) uses.
 
     notebook ─read─▶ transforms ─▶ executor in a sandbox (+ probe cell) ─▶ artifacts ─▶ checks
-    ─▶ scoring ─▶ Row (result + figures) ─▶ gradebook.sqlite ─▶ OUT/<submission>/result.json,
-    artifacts.npz, feedback.html; OUT/gradebook.csv
+    notebook's Markdown or report file (PDF, Markdown, text) ─▶ report checks (grader.report)
+    ─▶ scoring ─▶ Row (result + figures) ─▶ gradebook.sqlite ─▶ overrides (grader.overrides)
+    ─▶ OUT/<submission>/result.json, artifacts.npz, feedback.html; OUT/gradebook.csv
 
 A batch grades in ``jobs`` worker processes, each with its own sandbox uid (its slot), and
 skips submissions the gradebook already holds for the same notebook, rubric and vaegrade
@@ -11,6 +12,7 @@ version, so a batch killed half-way resumes where it stopped.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import platform
@@ -30,7 +32,9 @@ from grader.checks.base import Evidence, ProbeContext, ProbeRequest
 from grader.errors import SubmissionError
 from grader.gradebook import Gradebook, Key, Row, write_csv
 from grader.executor import run_notebook
-from grader.results import CheckResult, SubmissionResult
+from grader.overrides import Overrides, apply_overrides
+from grader.report.run import check_submission_report, find_report_file
+from grader.results import CheckResult, ReportResult, SubmissionResult
 from grader.rubric import Rubric
 from grader.sandbox import IsolationMode, Jail, Workspace
 from grader.submissions import Submission, read_notebook
@@ -60,7 +64,12 @@ def grade_submission(submission: Submission, rubric: Rubric, out: Path, isolatio
     try:
         notebook, repairs = read_notebook(submission.path, rubric.execution.notebook_mb * 2**20)
     except SubmissionError as exc:
-        return Row(_error_result(submission, rubric, exc.message), _npz({}))
+        return Row(_error_result(submission, rubric, exc.message), npz({}))
+    if not rubric.checks:  # a rubric with written questions only: nothing to run
+        checks, report = _report_checks(submission, rubric, notebook, None)
+        return Row(SubmissionResult(submission=submission.name, rubric=rubric.name, score=scoring.total(checks),
+                                    max_score=rubric.max_score, status="graded", checks=checks, report=report,
+                                    environment=environment(rubric)), npz({}))
 
     context = ProbeContext(seed=rubric.seed, data=_shipped_mnist(), parameters=dict(rubric.parameters))
     requests = _unique_requests(rubric, context)
@@ -96,6 +105,8 @@ def grade_submission(submission: Submission, rubric: Rubric, out: Path, isolatio
     evidence = Evidence(requests=requests, outputs=outputs, notebook=execution.notebook, context=context,
                         stopped_at=report.cell_errors[0].describe() if report.cell_errors else None)
     checks, figures = _evaluate(rubric, evidence, report.kernel_usable, report.message)
+    written, written_report = _report_checks(submission, rubric, notebook, execution.notebook)
+    checks += written
     report.phases["checks"] = round(time.monotonic() - started, 3)
 
     graded = report.kernel_usable
@@ -103,9 +114,19 @@ def grade_submission(submission: Submission, rubric: Rubric, out: Path, isolatio
         submission=submission.name, rubric=rubric.name, score=scoring.total(checks), max_score=rubric.max_score,
         status="graded" if graded else "error", error=None if graded else report.message,
         checks=checks, execution=report, environment=environment(rubric), isolation=jail.describe(),
+        report=written_report,
     )
     nbformat.write(execution.notebook, destination / "executed.ipynb")
-    return Row(result, _npz(figures))
+    return Row(result, npz(figures))
+
+
+def _report_checks(submission: Submission, rubric: Rubric, notebook: nbformat.NotebookNode,
+                   executed: nbformat.NotebookNode | None) -> tuple[list[CheckResult], ReportResult | None]:
+    """The rubric's report checks for this submission (none without a ``report:`` section)."""
+    if rubric.report is None:
+        return [], None
+    report_file = find_report_file(submission.path, rubric.report)
+    return check_submission_report(rubric.report, rubric.seed, report_file, notebook, str(submission.path), executed)
 
 
 MAX_LOG_BYTES = 1024 * 1024
@@ -157,7 +178,7 @@ def _evaluate(rubric: Rubric, evidence: Evidence, kernel_usable: bool,
     return checks, figures
 
 
-def _npz(arrays: dict[str, np.ndarray]) -> bytes:
+def npz(arrays: dict[str, np.ndarray]) -> bytes:
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **arrays)
     return buffer.getvalue()
@@ -167,8 +188,8 @@ def publish(row: Row, destination: Path) -> None:
     """Write ``result.json``, ``artifacts.npz`` and ``feedback.html`` for one stored result."""
     destination.mkdir(parents=True, exist_ok=True)
     (destination / "artifacts.npz").write_bytes(row.figures_npz)
-    with np.load(io.BytesIO(row.figures_npz), allow_pickle=False) as npz:
-        figures = {name: npz[name] for name in npz.files}
+    with np.load(io.BytesIO(row.figures_npz), allow_pickle=False) as stored:
+        figures = {name: stored[name] for name in stored.files}
     feedback.write_feedback(row.result, figures, destination / "feedback.html")
     (destination / "result.json").write_text(row.result.model_dump_json(indent=2), encoding="utf-8")
 
@@ -189,41 +210,52 @@ def internal_error(submission: Submission, rubric: Rubric, message: str) -> Row:
     """A result for a submission the grader itself failed on; not stored, so graded again next run."""
     result = _error_result(submission, rubric, f"internal grader error: {message}")
     result.internal = True
-    return Row(result, _npz({}))
+    return Row(result, npz({}))
 
 
 def gradebook_key(submission: Submission, rubric: Rubric) -> Key:
-    return Key(submission.name, submission.sha256, rubric.sha256, grader.__version__)
+    """What a result depends on: the notebook's bytes, and the report file's when the rubric reads one."""
+    digest = submission.sha256
+    report_file = find_report_file(submission.path, rubric.report) if rubric.report else None
+    if report_file is not None:
+        digest += "+" + hashlib.sha256(report_file.read_bytes()).hexdigest()
+    return Key(submission.name, digest, rubric.sha256, grader.__version__)
 
 
 def grade_submissions(submissions: list[Submission], rubric: Rubric, out: Path, jobs: int = 1,
                       isolation: IsolationMode = "bubblewrap",
-                      on_result: Callable[[SubmissionResult, bool], None] | None = None) -> list[SubmissionResult]:
+                      on_result: Callable[[SubmissionResult, bool], None] | None = None,
+                      overrides: Overrides | None = None) -> list[SubmissionResult]:
     """Grade a batch into ``OUT``: results the gradebook already holds are reused (and their
     pages rebuilt if missing), the others graded in ``jobs`` worker processes; each result is
     committed to ``OUT/gradebook.sqlite`` as it arrives, then ``OUT/gradebook.csv`` is written.
-    ``on_result(result, reused)`` is called once per submission.
+    The gradebook keeps the grader's own results; ``overrides`` (manual grades) are applied on
+    top when publishing, so the CSV and the pages show them. ``on_result(result, reused)`` is
+    called once per submission, with the overrides applied.
     """
     out.mkdir(parents=True, exist_ok=True)
     book = Gradebook(out / "gradebook.sqlite")
     results: dict[str, SubmissionResult] = {}
+
+    def finish(submission: Submission, row: Row, reused: bool) -> None:
+        result = apply_overrides(row.result, overrides or {})
+        if result is not row.result or not (out / submission.name / "feedback.html").exists():
+            publish(Row(result, row.figures_npz), out / submission.name)
+        results[submission.name] = result
+        if on_result is not None:
+            on_result(result, reused)
+
     pending = []
     for submission in submissions:
         row = book.get(gradebook_key(submission, rubric))
         if row is None:
             pending.append(submission)
-            continue
-        if not (out / submission.name / "feedback.html").exists():
-            publish(row, out / submission.name)
-        results[submission.name] = row.result
-        if on_result is not None:
-            on_result(row.result, True)
+        else:
+            finish(submission, row, True)
     for submission, row in parallel.run(pending, rubric, out, jobs, isolation):
         if not row.result.internal:
             book.put(gradebook_key(submission, rubric), row)
-        results[submission.name] = row.result
-        if on_result is not None:
-            on_result(row.result, False)
+        finish(submission, row, False)
     book.close()
     ordered = [results[s.name] for s in submissions]
     write_csv(ordered, out / "gradebook.csv")

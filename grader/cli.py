@@ -1,6 +1,7 @@
 """The ``vaegrade`` command: thin verbs over :mod:`grader.api` and :mod:`grader.calibrate`.
 
-    vaegrade grade SUBMISSION... --rubric RUBRIC --out OUT [--jobs N] [--isolation none]
+    vaegrade grade SUBMISSION... --rubric RUBRIC --out OUT [--jobs N] [--isolation none] [--overrides CSV]
+    vaegrade report REPORT --rubric RUBRIC [--notebook NB] --out OUT [--overrides CSV]
     vaegrade calibrate --rubric RUBRIC --notebook NB [--runs 5] --out FILE
 
 Exit status of ``grade``: 0 when every submission was graded, 1 when any could not be, 2 for a
@@ -16,9 +17,12 @@ from pathlib import Path
 
 from grader import api, calibrate, sandbox
 from grader.errors import GraderError
+from grader.overrides import apply_overrides, load_overrides
+from grader.report.answers import place
+from grader.report.run import check_report_file
 from grader.results import SubmissionResult
 from grader.rubric import load_rubric
-from grader.submissions import find_submissions
+from grader.submissions import find_submissions, read_notebook
 
 
 def _summary(result: SubmissionResult, out: Path, reused: bool) -> str:
@@ -45,10 +49,48 @@ def _grade(args: argparse.Namespace) -> int:
               file=sys.stderr)
     print(f"grading {len(submissions)} submission(s) with rubric {rubric.name} into {args.out} "
           f"({args.jobs} at a time, isolation: {args.isolation})", flush=True)
+    overrides = load_overrides(args.overrides, rubric) if args.overrides else None
     results = api.grade_submissions(submissions, rubric, args.out, args.jobs, args.isolation,
-                                    on_result=lambda r, reused: print(_summary(r, args.out, reused), flush=True))
+                                    on_result=lambda r, reused: print(_summary(r, args.out, reused), flush=True),
+                                    overrides=overrides)
     print(f"feedback: {args.out}/<submission>/feedback.html; gradebook: {args.out / 'gradebook.csv'}")
     return 0 if all(r.status == "graded" for r in results) else 1
+
+
+def _report(args: argparse.Namespace) -> int:
+    rubric = load_rubric(args.rubric)
+    if rubric.report is None:
+        print(f"vaegrade: {args.rubric} has no `report:` section", file=sys.stderr)
+        return 2
+    notebook = read_notebook(args.notebook, rubric.execution.notebook_mb * 2**20)[0] if args.notebook else None
+    name = (args.notebook or args.report).stem
+    checks, report = check_report_file(rubric.report, rubric.seed, args.report, notebook)
+    result = SubmissionResult(submission=name, rubric=rubric.name, score=sum(c.score for c in checks),
+                              max_score=sum(rubric.report_points().values()), status="graded", checks=checks,
+                              report=report, environment=api.environment(rubric))
+    if args.overrides:
+        result = apply_overrides(result, load_overrides(args.overrides, rubric))
+    api.publish(api.Row(result, api.npz({})), args.out / name)
+    print(describe_report(result))
+    print(f"feedback: {args.out / name / 'feedback.html'}")
+    return 0 if report.error is None else 1
+
+
+def describe_report(result: SubmissionResult) -> str:
+    """The report checker's findings as text: per question, where the answer is and each check."""
+    lines = [f"{result.submission}: {result.score:g}/{result.max_score:g} on the written answers "
+             f"({result.report.kind} {result.report.source})"]
+    if result.report.error:
+        lines.append(f"  {result.report.error}")
+    checks = {c.id: c for c in result.checks}
+    for question in result.report.questions:
+        lines.append(f"  {question.id}: {question.status}" + (f" ({place(question.where)})" if question.where else ""))
+        for check_id, check in checks.items():
+            if check_id.startswith(f"report.{question.id}."):
+                manual = f" [manual; suggested {check.manual.suggested_score:g}: {check.manual.comment}]" if check.manual else ""
+                lines.append(f"    {check_id.rsplit('.', 1)[1]:<10} {check.score:g}/{check.max_score:g} "
+                             f"{check.status}: {check.message}{manual}")
+    return "\n".join(lines)
 
 
 def _calibrate(args: argparse.Namespace) -> int:
@@ -74,7 +116,15 @@ def main(argv: list[str] | None = None) -> int:
                        help="results, feedback and gradebook.sqlite; run again with the same OUT to resume")
     grade.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="notebooks graded at once (default: cores)")
     grade.add_argument("--isolation", **ISOLATION)
+    grade.add_argument("--overrides", type=Path, help="CSV of manual grades: submission,check,score,comment")
     grade.set_defaults(run=_grade)
+    report = verbs.add_parser("report", help="check a written report (PDF, Markdown, text or notebook) on its own")
+    report.add_argument("report", type=Path, help="the report: .pdf, .md, .txt or .ipynb")
+    report.add_argument("--rubric", required=True, type=Path, help="a rubric with a `report:` section")
+    report.add_argument("--notebook", type=Path, help="the notebook the report describes (its outputs back claimed numbers)")
+    report.add_argument("--out", required=True, type=Path, help="OUT/<name>/result.json and feedback.html")
+    report.add_argument("--overrides", type=Path, help="CSV of manual grades: submission,check,score,comment")
+    report.set_defaults(run=_report)
     cal = verbs.add_parser("calibrate", help="derive thresholds from repeated runs of a reference solution")
     cal.add_argument("--rubric", required=True, type=Path)
     cal.add_argument("--notebook", required=True, type=Path, help="the reference solution")

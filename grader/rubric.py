@@ -85,8 +85,9 @@ class Rubric(BaseModel):
         """The report checks' ids and points (none without a ``report:`` section)."""
         return self.report.points() if self.report else {}
 
-    def check_ids(self) -> list[str]:
-        return [check.id for check in self.checks] + list(self.report_points())
+    def check_points(self) -> dict[str, float]:
+        """Every check id the rubric produces and its points, in order (report checks last)."""
+        return {check.id: check.points for check in self.checks} | self.report_points()
 
     @property
     def sha256(self) -> str:

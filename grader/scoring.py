@@ -37,8 +37,13 @@ def plain(details: dict[str, Any]) -> dict[str, Any]:
 
 
 def error_result(spec: CheckSpec, message: str) -> CheckResult:
-    """The grader could not evaluate the check: no points, status ``error``, the reason stated."""
-    return CheckResult(id=spec.id, title=spec.title, status="error", score=0.0, max_score=spec.points, message=message)
+    return unevaluated(spec.id, spec.title, spec.points, message)
+
+
+def unevaluated(check_id: str, title: str, points: float, message: str, status: str = "error") -> CheckResult:
+    """A check the grader could not evaluate (``error``) or left to a person (``skipped``): no
+    points, the reason stated."""
+    return CheckResult(id=check_id, title=title, status=status, score=0.0, max_score=points, message=message)
 
 
 def total(checks: list[CheckResult]) -> float:

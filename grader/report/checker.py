@@ -88,14 +88,15 @@ def _question(question: Question, document: Document, answer: answers.Answer, ou
     if question.references:
         _references(question, document, prose, report, add)
     if question.figures:
-        if not document.holds_images and question.figures is not None:
-            results.append(scoring.scored(f"report.{question.id}.figures", f"{question.title}: figures",
-                                          points["figures"], 0.0, "a plain-text report cannot hold images: check by hand"))
-            results[-1].status = "skipped"
+        if not document.holds_images:
+            results.append(scoring.unevaluated(f"report.{question.id}.figures", f"{question.title}: figures",
+                                               points["figures"], "a plain-text report cannot hold images: check by hand",
+                                               "skipped"))
         else:
             report.figures = answer.images
             need = question.figures.minimum
-            add("figures", min(answer.images / need, 1.0), f"{answer.images} image(s) in {answers.place(answer.where)}, {need} required")
+            add("figures", min(answer.images / need, 1.0),
+                f"{answer.images} image(s) in {answers.place(answer.where)}, {need} required")
     if question.formulas:
         found = [formulas.judge(f.name, f.reference, f.symbols, answer.text, f.lhs, f.domain, seed) for f in question.formulas]
         report.formulas = [asdict(f) for f in found]

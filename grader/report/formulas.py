@@ -269,7 +269,7 @@ def judge(name: str, reference: str, symbols: dict[str, str], text: str, lhs: st
                 continue
             candidates.append(_compare(right, expr, mapping, closed, grid))
     roles = stated_roles(text, mapping, closed)
-    return _finding(name, reference, candidates, roles, list(symbols))
+    return _finding(name, reference, candidates, roles, list(symbols), points)
 
 
 def _compare(latex: str, expr: sympy.Expr, mapping: dict, closed: Closed, grid: list[Values]) -> Candidate:
@@ -290,14 +290,15 @@ def _compare(latex: str, expr: sympy.Expr, mapping: dict, closed: Closed, grid: 
     return first_miss
 
 
-def _finding(name: str, reference: str, candidates: list[Candidate], roles: str, symbols: list[str]) -> FormulaFinding:
+def _finding(name: str, reference: str, candidates: list[Candidate], roles: str, symbols: list[str],
+             points: int) -> FormulaFinding:
     if not candidates:
         return FormulaFinding(name, "missing", f"no formula in the answer is an expression in {', '.join(symbols)} "
                                                f"alone, so none could be compared with {reference}", roles=roles)
     best = next((c for c in candidates if c.verdict == "holds"), None) or candidates[-1]
     at = ", ".join(f"{k}={v:.3g}" for k, v in best.point.items())
     messages = {
-        "holds": f"`{best.latex}` agrees with {reference} at {8} random points",
+        "holds": f"`{best.latex}` agrees with {reference} at {points} random points",
         "swapped": f"`{best.latex}` is KL(prior || posterior): the arguments are swapped "
                    f"(at {at}: yours {best.student:.4g}, {reference} {best.reference:.4g})",
         "sign": f"`{best.latex}` is the negative of {reference} (at {at}: yours {best.student:.4g}, "

@@ -69,7 +69,7 @@ def test_reference_vae_and_ae_learn_on_real_mnist(mnist):
 
 def test_inverse_cdfs_match_torch_distributions():
     u = torch.linspace(0.01, 0.99, 41, dtype=torch.float64)
-    loc, scale, rate = torch.tensor(0.7, dtype=torch.float64), torch.tensor(1.8, dtype=torch.float64), torch.tensor(2.5, dtype=torch.float64)
+    loc, scale, rate = (torch.tensor(value, dtype=torch.float64) for value in (0.7, 1.8, 2.5))
     torch.testing.assert_close(sampling.laplace_icdf(u, loc, scale), torch.distributions.Laplace(loc, scale).icdf(u))
     expected = torch.from_numpy(scipy.stats.expon.ppf(u.numpy(), scale=1 / rate.item()))
     torch.testing.assert_close(sampling.exponential_icdf(u, rate), expected)

@@ -1,0 +1,118 @@
+"""Report checking, piece by piece: formulas, word counts, location, citations, PDFs, overrides."""
+
+import nbformat
+import pytest
+
+from grader.errors import ReportError, RubricError
+from grader.overrides import apply_overrides, load_overrides
+from grader.report import answers, formulas
+from grader.report.document import from_markdown, from_notebook, read_report
+from grader.report.spec import Locate
+from grader.results import CheckResult, SubmissionResult
+from grader.rubric import load_rubric
+from tests.conftest import ROOT
+
+RUBRIC = ROOT / "rubrics" / "reports" / "vad_distributions.yaml"
+
+
+def test_a_right_final_expression_with_posterior_and_prior_stated_the_wrong_way_round_gets_half():
+    text = (r"Posterior: $q(z) \sim \text{Laplace}(0, 1)$. Prior: $p(z) \sim \text{Laplace}(\mu, b)$. "
+            r"$$D_{KL}(q \| p) = -\log b + |\mu| + b e^{-|\mu| / b} - 1$$")
+    finding = formulas.judge("kl", "kl_laplace_std", {r"\mu": "loc", "b": "scale"}, text, lhs="D_")
+    assert (finding.verdict, finding.roles, finding.fraction) == ("holds", "swapped", 0.5)
+    right = text.replace("Posterior", "P").replace("Prior", "Posterior").replace("P:", "Prior:")
+    assert formulas.judge("kl", "kl_laplace_std", {r"\mu": "loc", "b": "scale"}, right, lhs="D_").fraction == 1.0
+
+
+@pytest.mark.parametrize("latex,verdict", [
+    (r"\frac{1}{2}(\mu^2 + \sigma^2 - 1 - \log \sigma^2)", "holds"),
+    (r"\frac{1}{2}(1 + \log \sigma^2 - \mu^2 - \sigma^2)", "sign"),
+    (r"\mu^2 + \sigma^2 - 1 - \log \sigma^2", "differs"),   # the missing 1/2
+    (r"\frac{1}{2}(\mu^2 + \sigma - 1 - \log \sigma)", "differs"),  # sigma taken for the variance
+])
+def test_gaussian_kl_verdicts_with_both_values(latex, verdict):
+    finding = formulas.judge("kl", "kl_normal_std", {r"\mu": "mu", r"\sigma": "exp(logvar / 2)"}, f"$$KL = {latex}$$")
+    assert finding.verdict == verdict
+    if verdict == "differs":
+        at = finding.candidates[0]
+        assert at.student != pytest.approx(at.reference) and "yours" in finding.message
+
+
+def test_no_comparable_formula_is_missing_not_wrong():
+    finding = formulas.judge("kl", "kl_exponential", {r"\lambda_q": "rate", r"\lambda_p": "prior_rate"},
+                             r"The KL is $\mathbb{E}_q[\log q - \log p]$.")
+    assert finding.verdict == "missing" and finding.fraction == 0.0
+
+
+def test_word_count_excludes_code_and_display_math_counts_inline_math_once():
+    prose = "With $\\beta=0$ the KL term is ignored, so it's a well-tuned AE.\n$$x = y + z$$\n`code here` - 1. done"
+    assert answers.count_words(prose) == 13
+
+
+def test_not_found_and_empty_are_told_apart():
+    document = from_markdown("# Q1\nAnswer:\n\n# Q2\nAnswer: the samples are blurry.\n", "r.md")
+    assert answers.locate(document, Locate(label="^# Q1", answer="Answer:"), ["^# Q2"]).status == "empty"
+    found = answers.locate(document, Locate(label="^# Q2", answer="Answer:"), ["^# Q1"])
+    assert (found.status, found.prose) == ("found", "the samples are blurry.")
+    assert answers.locate(document, Locate(label="^# Q3"), []).status == "not found"
+
+
+def test_tagged_notebook_cell_and_its_figures():
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("The samples are blurry.", metadata={"tags": ["answer-1"]}),
+                nbformat.v4.new_code_cell("plot()", metadata={"tags": ["answer-1"]}, outputs=[
+                    nbformat.v4.new_output("display_data", data={"image/png": "iVBORw0KGgo=", "text/plain": "<Figure>"})])]
+    answer = answers.locate(from_notebook(nb, "nb.ipynb"), Locate(tag="answer-1"), [])
+    assert (answer.status, answer.prose, answer.images) == ("found", "The samples are blurry.", 1)
+
+
+def test_citation_kinds():
+    text = ("As shown in [2, 3] and by Kingma and Welling (2014), see (Higgins et al., 2017), doi 10.1000/xyz123, "
+            "arXiv:1312.6114 and https://example.org/vae. In 2019 nothing.")
+    kinds = sorted(kind for kind, _ in answers.find_citations(text))
+    assert kinds == ["arxiv", "author-year", "author-year", "doi", "numbered", "url"]
+
+
+def test_claimed_number_within_the_rounding_of_the_quote():
+    spec = load_rubric(RUBRIC).report.questions[1].numbers[0].model_copy(
+        update={"claim": r"test loss of (\d+\.\d+)", "output": r"Test Loss: (\d+\.\d+)", "tolerance": 0.0})
+    assert answers.check_number("a test loss of 0.127", "Test Loss: 0.1270", spec, "outputs").holds
+    assert not answers.check_number("a test loss of 0.120", "Test Loss: 0.1270", spec, "outputs").holds
+
+
+def test_unreadable_reports_say_why(tmp_path):
+    garbage = tmp_path / "report.pdf"
+    garbage.write_bytes(b"%PDF-1.4 this is not really a pdf")
+    with pytest.raises(ReportError, match="cannot read the PDF|no text layer"):
+        read_report(garbage)
+    with pytest.raises(ReportError, match="not a report"):
+        read_report(tmp_path / "report.docx")
+
+
+def test_rubric_typos_are_caught_with_their_line(tmp_path):
+    text = RUBRIC.read_text()
+    for broken, message in [(text.replace("reference: laplace_icdf", "reference: laplace_icfd", 1), "unknown reference"),
+                            (text.replace("'^[xz]$'", "'^[xz$'", 1), "not a valid regular expression"),
+                            (text.replace("{'\\mu': loc", "{'\\mu': location", 1), "not parameters")]:
+        path = tmp_path / "r.yaml"
+        path.write_text(broken)
+        with pytest.raises(RubricError, match=message) as info:
+            load_rubric(path)
+        assert info.value.line is not None
+
+
+def test_overrides_validate_and_apply(tmp_path):
+    rubric = load_rubric(RUBRIC)
+    path = tmp_path / "overrides.csv"
+    path.write_text("submission,check,score,comment\nalice,report.laplace_kl.formulas,1.5,right idea\n")
+    overrides = load_overrides(path, rubric)
+    result = SubmissionResult(submission="alice", rubric="r", score=0, max_score=3, status="graded", checks=[
+        CheckResult(id="report.laplace_kl.formulas", title="t", status="failed", score=0, max_score=3, message="m")])
+    merged = apply_overrides(result, overrides)
+    check = merged.checks[0]
+    assert (merged.score, check.status, check.manual.suggested_score, check.manual.comment) == (1.5, "partial", 0, "right idea")
+    for row, message in [("alice,report.nope.formulas,1,x", "no check"), ("alice,report.laplace_kl.formulas,9,x", "outside"),
+                         ("alice,report.laplace_kl.formulas,lots,x", "not a number")]:
+        path.write_text("submission,check,score,comment\n" + row + "\n")
+        with pytest.raises(ReportError, match=f"line 2: .*{message}"):
+            load_overrides(path, rubric)
