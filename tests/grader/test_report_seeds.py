@@ -33,7 +33,7 @@ def test_csci566_answers_word_counts_and_concepts():
     # the well-tuned answer never says samples should be diverse; the interpolation answer stays vague
     assert [c["name"] for c in questions["well_tuned"].concepts if not c["matched"]] == [
         "samples are diverse (every digit, varied styles)"]
-    assert checks["report.interpolation.concepts"].score == 1.0
+    assert checks["report.interpolation.concepts"].score == 1.5  # the downstream argument stays vague
     # figures cannot be judged from extracted text: left to a person, not silently failed
     assert checks["report.vae_figures.figures"].status == "skipped"
     assert "check by hand" in checks["report.vae_figures.figures"].message
@@ -84,7 +84,7 @@ def test_vad_derivations_hold_or_fail_as_a_careful_reader_finds():
     assert questions["ad_training"].numbers[0]["claimed"] == questions["ad_training"].numbers[0]["actual"] == 100
 
 
-@pytest.mark.parametrize("rubric,text,score", [("csci566_vae.yaml", "csci566_vae_report.txt", "14/20"),
+@pytest.mark.parametrize("rubric,text,score", [("csci566_vae.yaml", "csci566_vae_report.txt", "14.5/20"),
                                                ("ca4_vae.yaml", "ca4_vae_notebook_keras.txt", "5.5/11"),
                                                ("vad_distributions.yaml", "vad_distributions_notebook_torch.txt", "9.5/15")])
 def test_vaegrade_report_prints_the_findings(tmp_path, capsys, rubric, text, score):
