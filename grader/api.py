@@ -239,7 +239,7 @@ def grade_submissions(submissions: list[Submission], rubric: Rubric, out: Path, 
 
     def finish(submission: Submission, row: Row, reused: bool) -> None:
         result = apply_overrides(row.result, overrides or {})
-        if result is not row.result or not (out / submission.name / "feedback.html").exists():
+        if result is not row.result or not _published(result, out / submission.name):
             publish(Row(result, row.figures_npz), out / submission.name)
         results[submission.name] = result
         if on_result is not None:
@@ -260,6 +260,16 @@ def grade_submissions(submissions: list[Submission], rubric: Rubric, out: Path, 
     ordered = [results[s.name] for s in submissions]
     write_csv(ordered, out / "gradebook.csv")
     return ordered
+
+
+def _published(result: SubmissionResult, destination: Path) -> bool:
+    """True when ``destination`` already shows exactly ``result`` (an override removed since the
+    last run, or a deleted page, makes it False)."""
+    try:
+        on_disk = (destination / "result.json").read_text(encoding="utf-8")
+    except OSError:
+        return False
+    return (destination / "feedback.html").exists() and on_disk == result.model_dump_json(indent=2)
 
 
 def load_result(directory: Path) -> SubmissionResult:

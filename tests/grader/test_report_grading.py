@@ -92,3 +92,11 @@ def test_a_changed_report_is_graded_again(graded, capsys):
     assert main(["grade", str(out.parent / "class"), "--rubric", str(RUBRIC), "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "alice: 17/18 graded in" in printed and "bob: 16/18 graded (already graded)" in printed
+
+
+def test_removing_an_override_restores_the_suggested_score_on_the_page(graded):
+    _, out, _ = graded
+    assert main(["grade", str(out.parent / "class"), "--rubric", str(RUBRIC), "--out", str(out)]) == 0
+    bob = api.load_result(out / "bob")
+    assert bob.score == 16.0 and all(c.manual is None for c in bob.checks)
+    assert "graded by hand" not in (out / "bob" / "feedback.html").read_text()
