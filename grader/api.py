@@ -66,10 +66,7 @@ def grade_submission(submission: Submission, rubric: Rubric, out: Path, isolatio
     except SubmissionError as exc:
         return Row(_error_result(submission, rubric, exc.message), npz({}))
     if not rubric.checks:  # a rubric with written questions only: nothing to run
-        checks, report = _report_checks(submission, rubric, notebook, None)
-        return Row(SubmissionResult(submission=submission.name, rubric=rubric.name, score=scoring.total(checks),
-                                    max_score=rubric.max_score, status="graded", checks=checks, report=report,
-                                    environment=environment(rubric)), npz({}))
+        return Row(written_result(submission.name, rubric, *_report_checks(submission, rubric, notebook, None)), npz({}))
 
     context = ProbeContext(seed=rubric.seed, data=_shipped_mnist(), parameters=dict(rubric.parameters))
     requests = _unique_requests(rubric, context)
@@ -118,6 +115,13 @@ def grade_submission(submission: Submission, rubric: Rubric, out: Path, isolatio
     )
     nbformat.write(execution.notebook, destination / "executed.ipynb")
     return Row(result, npz(figures))
+
+
+def written_result(name: str, rubric: Rubric, checks: list[CheckResult], report: ReportResult) -> SubmissionResult:
+    """A result made of the written answers' checks alone, out of the report's points."""
+    return SubmissionResult(submission=name, rubric=rubric.name, score=scoring.total(checks),
+                            max_score=sum(rubric.report_points().values()), status="graded", checks=checks,
+                            report=report, environment=environment(rubric))
 
 
 def _report_checks(submission: Submission, rubric: Rubric, notebook: nbformat.NotebookNode,
@@ -245,16 +249,17 @@ def grade_submissions(submissions: list[Submission], rubric: Rubric, out: Path, 
         if on_result is not None:
             on_result(result, reused)
 
+    keys = {submission.name: gradebook_key(submission, rubric) for submission in submissions}
     pending = []
     for submission in submissions:
-        row = book.get(gradebook_key(submission, rubric))
+        row = book.get(keys[submission.name])
         if row is None:
             pending.append(submission)
         else:
             finish(submission, row, True)
     for submission, row in parallel.run(pending, rubric, out, jobs, isolation):
         if not row.result.internal:
-            book.put(gradebook_key(submission, rubric), row)
+            book.put(keys[submission.name], row)
         finish(submission, row, False)
     book.close()
     ordered = [results[s.name] for s in submissions]

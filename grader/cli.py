@@ -65,9 +65,7 @@ def _report(args: argparse.Namespace) -> int:
     notebook = read_notebook(args.notebook, rubric.execution.notebook_mb * 2**20)[0] if args.notebook else None
     name = (args.notebook or args.report).stem
     checks, report = check_report_file(rubric.report, rubric.seed, args.report, notebook)
-    result = SubmissionResult(submission=name, rubric=rubric.name, score=sum(c.score for c in checks),
-                              max_score=sum(rubric.report_points().values()), status="graded", checks=checks,
-                              report=report, environment=api.environment(rubric))
+    result = api.written_result(name, rubric, checks, report)
     if args.overrides:
         result = apply_overrides(result, load_overrides(args.overrides, rubric))
     api.publish(api.Row(result, api.npz({})), args.out / name)

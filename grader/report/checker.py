@@ -27,7 +27,7 @@ def check_report(spec: ReportSpec, document: Document, outputs: str | None, seed
 
     Args:
         outputs: the text the notebook printed (its stored outputs), for claimed numbers; None
-            when there is no notebook: then the document's own text outside the answer is used.
+            when there is no notebook: then the whole document is used, the claim blanked out.
         seed: seeds the random points formulas are compared at.
         figures_from: where to count images when it is not ``document`` itself (the executed
             notebook, whose image outputs the grader produced).
@@ -59,9 +59,9 @@ def _question(question: Question, document: Document, answer: answers.Answer, ou
     results = []
     points = question.points()
 
-    def add(aspect: str, fraction: float, message: str, details: dict | None = None) -> None:
-        results.append(scoring.scored(f"report.{question.id}.{aspect}", f"{question.title}: {aspect}",
-                                      points[aspect], fraction, message, details))
+    def add(aspect: str, fraction: float, message: str) -> None:
+        results.append(scoring.scored(question.check_id(aspect), question.check_title(aspect), points[aspect],
+                                      fraction, message))
 
     if answer.status != "found":
         why = answer.note if answer.status == "not found" else f"no answer text follows the label ({answer.note})"
@@ -89,7 +89,7 @@ def _question(question: Question, document: Document, answer: answers.Answer, ou
         _references(question, document, prose, report, add)
     if question.figures:
         if not document.holds_images:
-            results.append(scoring.unevaluated(f"report.{question.id}.figures", f"{question.title}: figures",
+            results.append(scoring.unevaluated(question.check_id("figures"), question.check_title("figures"),
                                                points["figures"], "a plain-text report cannot hold images: check by hand",
                                                "skipped"))
         else:

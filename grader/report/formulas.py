@@ -273,21 +273,17 @@ def judge(name: str, reference: str, symbols: dict[str, str], text: str, lhs: st
 
 
 def _compare(latex: str, expr: sympy.Expr, mapping: dict, closed: Closed, grid: list[Values]) -> Candidate:
-    verdicts = {"holds": closed.value, "swapped": closed.swapped, "sign": lambda v: -closed.value(v)}
-    first_miss = None
-    for verdict, fn in verdicts.items():
-        if fn is None:
-            continue
-        for point in grid:
-            student, ref = _evaluate(expr, mapping, point), fn(point)
-            if not _close(student, ref):
-                if verdict == "holds" and first_miss is None:
-                    first_miss = Candidate(latex, "differs", point, student, ref)
-                break
-        else:
-            point = grid[0]
-            return Candidate(latex, verdict, point, _evaluate(expr, mapping, point), closed.value(point))
-    return first_miss
+    """The first verdict (holds, swapped, sign) that agrees at every point; else ``differs`` at
+    the first point where the expression and the reference part."""
+    student = [_evaluate(expr, mapping, point) for point in grid]
+    reference = [closed.value(point) for point in grid]
+    verdicts = {"holds": reference, "swapped": closed.swapped and [closed.swapped(p) for p in grid],
+                "sign": [-value for value in reference]}
+    for verdict, expected in verdicts.items():
+        if expected and all(_close(s, e) for s, e in zip(student, expected)):
+            return Candidate(latex, verdict, grid[0], student[0], reference[0])
+    miss = next(i for i, (s, r) in enumerate(zip(student, reference)) if not _close(s, r))
+    return Candidate(latex, "differs", grid[miss], student[miss], reference[miss])
 
 
 def _finding(name: str, reference: str, candidates: list[Candidate], roles: str, symbols: list[str],

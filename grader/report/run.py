@@ -2,7 +2,7 @@
 
 ``vaegrade grade`` calls :func:`check_submission_report` with the submitted notebook (its
 stored outputs are what the student ran and wrote about) and the executed one (whose image
-outputs the grader produced); ``vaegrade report`` calls it with a report file on its own.
+outputs the grader produced); ``vaegrade report`` calls :func:`check_report_file` on one file.
 """
 
 from __future__ import annotations
@@ -72,5 +72,5 @@ def check_report_file(spec: ReportSpec, seed: int, path: Path,
 
 
 def _all(spec: ReportSpec, message: str, status: str) -> list[CheckResult]:
-    return [scoring.unevaluated(f"report.{q.id}.{aspect}", f"{q.title}: {aspect}", points, message, status)
+    return [scoring.unevaluated(q.check_id(aspect), q.check_title(aspect), points, message, status)
             for q in spec.questions for aspect, points in q.points().items()]

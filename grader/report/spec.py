@@ -163,6 +163,12 @@ class Question(_Strict):
     formulas: list[Formula] = Field(default_factory=list)
     numbers: list[ClaimedNumber] = Field(default_factory=list)
 
+    def check_id(self, aspect: str) -> str:
+        return f"report.{self.id}.{aspect}"
+
+    def check_title(self, aspect: str) -> str:
+        return f"{self.title}: {aspect}"
+
     def points(self) -> dict[str, float]:
         """Points of each aspect the rubric names, by aspect name."""
         single = {"answered": self.answered, "words": self.words, "references": self.references, "figures": self.figures}
@@ -193,4 +199,4 @@ class ReportSpec(_Strict):
 
     def points(self) -> dict[str, float]:
         """Every check the section produces (``report.<question>.<aspect>``) and its points, in order."""
-        return {f"report.{q.id}.{name}": value for q in self.questions for name, value in q.points().items()}
+        return {q.check_id(name): value for q in self.questions for name, value in q.points().items()}
