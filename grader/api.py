@@ -17,6 +17,7 @@ import io
 import json
 import platform
 import time
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Callable
@@ -27,8 +28,10 @@ import numpy as np
 import torch
 
 import grader
-from grader import artifacts, feedback, parallel, scoring, transforms
+from grader import artifacts, feedback, parallel, scoring, source, transforms
 from grader.checks.base import Evidence, ProbeContext, ProbeRequest
+from grader.datasets import served_files
+from grader.environments import KernelEnvironment, ensure_environment
 from grader.errors import SubmissionError
 from grader.gradebook import Gradebook, Key, Row, write_csv
 from grader.executor import run_notebook
@@ -38,16 +41,17 @@ from grader.results import CheckResult, ReportResult, SubmissionResult
 from grader.rubric import Rubric
 from grader.sandbox import IsolationMode, Jail, Workspace
 from grader.submissions import Submission, read_notebook
-from reference.classifier import CLASSIFIER_SHA256
-from reference.data import MNIST, SHIPPED_MNIST, load_mnist
-
-DATASET_FILE = "mnist.npz"
+from reference.classifier import JUDGES
+from reference.data import MNIST, load_dataset
 
 
-def environment(rubric: Rubric) -> dict[str, str | int]:
+def environment(rubric: Rubric, kernel: KernelEnvironment | None = None) -> dict[str, object]:
+    """What a result records about how it was graded (and, when a kernel ran, in which environment)."""
     return {"vaegrade": grader.__version__, "python": platform.python_version(), "torch": torch.__version__,
             "numpy": np.__version__, "nbclient": nbclient.__version__, "platform": platform.platform(),
-            "seed": rubric.seed, "rubric_sha256": rubric.sha256, "classifier_sha256": CLASSIFIER_SHA256}
+            "seed": rubric.seed, "rubric_sha256": rubric.sha256, "framework": rubric.framework,
+            "dataset": rubric.dataset, "classifier_sha256": JUDGES[rubric.dataset].sha256,
+            **(kernel.describe() if kernel is not None else {})}
 
 
 def grade_submission(submission: Submission, rubric: Rubric, out: Path, isolation: IsolationMode = "bubblewrap",
@@ -68,35 +72,48 @@ def grade_submission(submission: Submission, rubric: Rubric, out: Path, isolatio
     if not rubric.checks:  # a rubric with written questions only: nothing to run
         return Row(written_result(submission.name, rubric, *_report_checks(submission, rubric, notebook, None)), npz({}))
 
-    context = ProbeContext(seed=rubric.seed, data=_shipped_mnist(), parameters=dict(rubric.parameters))
+    kernel = ensure_environment(rubric.environment.packages)
+    context = ProbeContext(seed=rubric.seed, data=_dataset(rubric.dataset), parameters=rubric.parameter_values(),
+                           dataset=rubric.dataset, framework=rubric.framework, model=rubric.model)
     requests = _unique_requests(rubric, context)
-    prepared = transforms.inject_seed_cell(transforms.clear_outputs(notebook), rubric.seed, rubric.execution.threads)
-    prepared, has_parameters_cell = transforms.inject_parameters(prepared, rubric.parameters)
+    prepared = prepare(transforms.clear_outputs(notebook), rubric)
 
-    jail = Jail(isolation, rubric.execution, slot)
+    jail = Jail(isolation, rubric.execution, slot, kernel)
     workspace = Workspace.create(jail)
     try:
-        workspace.provision(SHIPPED_MNIST, DATASET_FILE)
+        served = served_files(rubric.data.train_subset)
+        for name, path in served.items():
+            workspace.provision(path, f"{name}.npz")
+        for path in rubric.file_paths() + _student_modules(submission):
+            workspace.provision(path, path.name)
+        setup = transforms.inject_setup_cell(prepared.notebook, {
+            **prepared.shims, "seed": rubric.seed, "threads": rubric.execution.threads, "framework": rubric.framework,
+            "datasets": {name: str(workspace.work / f"{name}.npz") for name in served}})
         probe_dirs: list[Path] = []
 
         def make_probe_cell() -> nbformat.NotebookNode:
             probe_dirs.append(workspace.probe_dir())
-            artifacts.write_requests(probe_dirs[0], list(requests.values()), rubric.seed)
+            artifacts.write_requests(probe_dirs[0], list(requests.values()), rubric.seed, rubric.framework)
             workspace.hand_over_probe(probe_dirs[0])
             return transforms.probe_cell(str(probe_dirs[0]))
 
-        execution = run_notebook(prepared, jail, workspace.work, workspace.conn, rubric.seed, make_probe_cell,
+        execution = run_notebook(setup, jail, workspace.work, workspace.conn, rubric.seed, make_probe_cell,
                                  kernel_log=destination / "kernel.log")
         report = execution.report
+        report.adaptations = prepared.adaptations
         report.warnings[:0] = [f"your notebook was repaired: {repair}" for repair in repairs] + [
             f"identical to the submission of {other} (same bytes)" for other in submission.duplicate_of]
-        if not has_parameters_cell:
-            report.warnings.append("no cell is tagged `parameters`: the grading parameters were set before your "
-                                   "cells, and your own values for them (if any) were used instead")
+        if not prepared.tagged and rubric.parameters and not prepared.rewrites:
+            report.warnings.append("no cell is tagged `parameters` and none of the parameters' names were found: "
+                                   "the grading parameters were set before your cells")
         outputs = artifacts.read_outputs(probe_dirs[0], list(requests.values())) if "probe" in report.phases else {}
     finally:
         workspace.remove()
     _trim_log(destination / "kernel.log")
+    missing_package = _missing_package(report)
+    if missing_package:
+        report.message = (f"the grading environment lacks the package `{missing_package}` that the notebook imports: "
+                          f"add it to the rubric's `environment: packages:` list and grade again (not the student's fault)")
 
     started = time.monotonic()
     evidence = Evidence(requests=requests, outputs=outputs, notebook=execution.notebook, context=context,
@@ -106,11 +123,11 @@ def grade_submission(submission: Submission, rubric: Rubric, out: Path, isolatio
     checks += written
     report.phases["checks"] = round(time.monotonic() - started, 3)
 
-    graded = report.kernel_usable
+    graded = report.kernel_usable and not missing_package
     result = SubmissionResult(
         submission=submission.name, rubric=rubric.name, score=scoring.total(checks), max_score=rubric.max_score,
         status="graded" if graded else "error", error=None if graded else report.message,
-        checks=checks, execution=report, environment=environment(rubric), isolation=jail.describe(),
+        checks=checks, execution=report, environment=environment(rubric, kernel), isolation=jail.describe(),
         report=written_report,
     )
     nbformat.write(execution.notebook, destination / "executed.ipynb")
@@ -145,10 +162,48 @@ def _trim_log(path: Path) -> None:
             handle.write(b"\n[vaegrade: the rest of the kernel's log was dropped]\n")
 
 
-@lru_cache(maxsize=1)
-def _shipped_mnist() -> MNIST:
-    """The shipped MNIST copy, read and sha256-checked once per grading process."""
-    return load_mnist()
+@lru_cache(maxsize=None)
+def _dataset(name: str) -> MNIST:
+    """A shipped data set, read and sha256-checked once per grading process."""
+    return load_dataset(name)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A notebook ready to run: parameters set (``tagged``: after a ``parameters`` cell, else
+    ``rewrites``), the kernel setup's ``shims`` config, and every ``adaptation`` as a sentence."""
+
+    notebook: nbformat.NotebookNode
+    tagged: bool
+    rewrites: list[str]
+    shims: dict[str, object]
+    adaptations: list[str]
+
+
+def prepare(notebook: nbformat.NotebookNode, rubric: Rubric) -> Prepared:
+    """Set the grading parameters and find what the notebook needs shimmed on a CPU grader."""
+    specs = rubric.parameter_specs()
+    names = {alias: spec.value for name, spec in specs.items() for alias in [name, *spec.names]}
+    keywords = {tuple(k.split(".")): spec.value for spec in specs.values() for k in spec.keywords}
+    prepared, tagged, rewrites = transforms.set_parameters(notebook, rubric.parameter_values(), names, keywords)
+    found = source.scan_platform([cell.source for cell in notebook.cells if cell.cell_type == "code"])
+    shims = {"cuda": found.cuda, "colab": found.colab, "installs": bool(found.installs),
+             "magics": sorted({magic.split()[0] for magic in found.magics})}
+    adaptations = [f"grading parameter set in {rewrite}" for rewrite in rewrites] + found.notes()
+    return Prepared(prepared, tagged, rewrites, shims, adaptations)
+
+
+def _student_modules(submission: Submission) -> list[Path]:
+    """Python modules handed in beside the notebook (``AutoDecoder.py``), importable by it."""
+    return sorted(p for p in submission.path.parent.glob("*.py") if p.is_file() and not p.is_symlink())
+
+
+def _missing_package(report) -> str | None:  # noqa: ANN001 (an ExecutionReport)
+    """The package a ``ModuleNotFoundError`` in a student cell names (the environment's gap), or None."""
+    for error in report.cell_errors:
+        if error.ename == "ModuleNotFoundError" and "'" in error.evalue:
+            return error.evalue.split("'")[1].split(".")[0]
+    return None
 
 
 def _error_result(submission: Submission, rubric: Rubric, message: str) -> SubmissionResult:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from grader import api, calibrate, sandbox
 from grader.errors import GraderError
+from grader.environments import ensure_environment
 from grader.overrides import apply_overrides, load_overrides
 from grader.report.answers import place
 from grader.report.run import check_report_file
@@ -47,6 +48,7 @@ def _grade(args: argparse.Namespace) -> int:
     else:
         print("vaegrade: WARNING: --isolation none: student code runs as you, with your files and network",
               file=sys.stderr)
+    ensure_environment(rubric.environment.packages)  # built once, before any worker needs it
     print(f"grading {len(submissions)} submission(s) with rubric {rubric.name} into {args.out} "
           f"({args.jobs} at a time, isolation: {args.isolation})", flush=True)
     overrides = load_overrides(args.overrides, rubric) if args.overrides else None
@@ -95,6 +97,7 @@ def _calibrate(args: argparse.Namespace) -> int:
     rubric = load_rubric(args.rubric)
     if args.isolation == "bubblewrap":
         sandbox.check_available(rubric.execution)
+    ensure_environment(rubric.environment.packages)
     calibration = calibrate.calibrate(rubric, args.notebook, args.runs, args.out, args.isolation)
     print(calibrate.describe(calibration))
     return 0

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -30,7 +31,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
 from grader.results import CellError, ExecutionReport
-from grader.rubric import ExecutionPolicy
+from grader.policy import ExecutionPolicy
 from grader.sandbox import MIB, Jail, kernel_environment
 from grader.transforms import is_injected
 
@@ -59,7 +60,10 @@ class ConfinedKernelManager(AsyncKernelManager):
 
     def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
         self.jail.hand_over(Path(self.connection_file))
-        return self.jail.wrap(super().format_kernel_cmd(extra_arguments), self.kernel_env, self.cwd)
+        command = super().format_kernel_cmd(extra_arguments)
+        if command and command[0] in (sys.executable, "python", "python3"):  # the kernel environment's Python
+            command[0] = str(self.jail.kernel.python)
+        return self.jail.wrap(command, self.kernel_env, self.cwd)
 
 
 class CappedClient(NotebookClient):
@@ -153,7 +157,7 @@ def run_notebook(
     to the grader's.
     """
     policy: ExecutionPolicy = jail.policy
-    kernel_env = kernel_environment(policy.threads, seed, workdir, jail.mode)
+    kernel_env = kernel_environment(policy.threads, seed, workdir, jail.mode, jail.kernel)
     km = ConfinedKernelManager(jail, kernel_env, workdir, kernel_name=policy.kernel_name, transport="ipc",
                                ip=str(conn_dir / "kernel"), connection_file=str(conn_dir / "kernel.json"))
     client = CappedClient(

@@ -2,16 +2,24 @@
 
 This file is not imported by the grader: its text is injected as the last cell of the
 notebook (see :func:`grader.transforms.probe_cell`). It imports only the standard library,
-numpy and torch, reads the grader's inputs from ``<probe_dir>/<key>.inputs.npz``, calls the
-student's objects, and writes only numeric arrays: ``<probe_dir>/<key>.npz`` per request and
-``manifest.json`` (which requests ran, and the exception of those that did not).
+numpy and the notebook's framework (torch, or tensorflow/keras), reads the grader's inputs
+from ``<probe_dir>/<key>.inputs.npz``, calls the student's objects, and writes only numeric
+arrays: ``<probe_dir>/<key>.npz`` per request and ``manifest.json`` (which requests ran, and
+the exception of those that did not).
+
+Objects are found by locators (see :mod:`grader.interface`): dotted paths, candidate names,
+an instance of a named class, or a fresh instance. A framework adapter (:func:`torch_adapter`,
+:func:`tensorflow_adapter`) converts arrays to tensors and back, takes gradients of
+``output.sum()`` and puts models in inference mode; the kinds of request are written once
+against it. No conversion of conventions happens here: raw outputs go back to the grader.
 
 Kinds of request (``kind`` in the config):
-- ``call``: a student function on the inputs, with gradients of ``output.sum()``.
-- ``interface``: the model's ``encode`` / ``decode`` on small batches, step by step.
-- ``reconstruct``: ``decode(encode(x)[0])`` on the grader's images, in eval mode.
-- ``decode_prior``: ``decode(z)`` for z ~ N(0, I) drawn from the grader's seed.
-- ``history``: the student's per-epoch history lists as float64 arrays.
+- ``call``: a student function on positional inputs ``arg0..argN`` (and keywords ``kw_<name>``),
+  with the gradients of ``output.sum()`` w.r.t. the arguments listed in ``grad``.
+- ``interface``: ``encode`` then ``decode`` on small batches, step by step, errors recorded.
+- ``reconstruct``: ``decode(mu)`` for ``mu`` from ``encode(x)``, on the grader's images.
+- ``decode_prior``: ``decode(z)`` for z ~ N(0, I) drawn from the grader's seed, z as wide as mu.
+- ``history``: per-epoch losses as float64 arrays, by role (``loss``, ``recon``, ``kl``).
 """
 
 
@@ -20,106 +28,265 @@ def main(namespace, probe_dir):
     import os
 
     import numpy as np
-    import torch
 
-    def lookup(name):
-        if name not in namespace:
-            raise NameError(f"name '{name}' is not defined")
-        return namespace[name]
+    def resolve(locator):
+        """The object a locator names in the notebook's namespace (see grader.interface)."""
+        if "paths" in locator:
+            for path in locator["paths"]:
+                head, *rest = path.split(".")
+                if head not in namespace:
+                    continue
+                value = namespace[head]
+                for part in rest:
+                    value = getattr(value, part)
+                return value
+            names = " or ".join(f"'{p}'" for p in locator["paths"])
+            raise NameError(f"name {names} is not defined")
+        class_name = locator.get("instance_of") or locator["new"]
+        if "new" in locator:
+            if class_name not in namespace:
+                raise NameError(f"class '{class_name}' is not defined")
+            value = namespace[class_name]()
+        else:
+            found = [v for k, v in namespace.items() if not k.startswith("_") and not isinstance(v, type)
+                     and any(c.__name__ == class_name for c in type(v).__mro__)]
+            if not found:
+                raise NameError(f"no instance of class '{class_name}' is defined")
+            value = found[-1]
+        for part in (locator.get("attr") or "").split(".") if locator.get("attr") else []:
+            value = getattr(value, part)
+        return value
 
-    def as_array(value, dtype=np.float64):
-        if isinstance(value, torch.Tensor):
-            value = value.detach().cpu().double().numpy()
-        return np.asarray(value, dtype=dtype)
+    def select(output, selector):
+        if selector is None:
+            return output
+        if isinstance(selector, str):
+            if not isinstance(output, dict):
+                raise TypeError(f"expected a dict with key '{selector}', got {type(output).__name__}")
+            if selector not in output:
+                raise KeyError(f"the output has no key '{selector}' (keys: {sorted(map(str, output))})")
+            return output[selector]
+        if not isinstance(output, (tuple, list)):
+            raise TypeError(f"expected a tuple or list to take item {selector} of, got {type(output).__name__}")
+        if len(output) <= selector:
+            raise IndexError(f"expected at least {selector + 1} outputs, got {len(output)}")
+        return output[selector]
 
-    def as_tensors(inputs, grad):
-        return {
-            name: torch.tensor(array, dtype=torch.float32, requires_grad=name in grad)
-            for name, array in inputs.items()
-        }
+    def torch_adapter():
+        import contextlib
+
+        import torch
+
+        class Torch:
+            name = "torch"
+
+            @staticmethod
+            def tensor(array, grad=False):
+                return torch.tensor(array, dtype=torch.float32, requires_grad=grad)
+
+            @staticmethod
+            def is_tensor(value):
+                return isinstance(value, torch.Tensor)
+
+            @staticmethod
+            def to_numpy(value):
+                if isinstance(value, torch.Tensor):
+                    return value.detach().cpu().double().numpy()
+                return np.asarray(value, dtype=np.float64)
+
+            @staticmethod
+            def call_with_grad(function, args, kwargs, grad, pick):
+                output = pick(function(*args, **kwargs))
+                grads = {}
+                if isinstance(output, torch.Tensor) and grad and output.requires_grad:
+                    output.sum().backward()
+                    grads = {i: args[i].grad for i in grad if args[i].grad is not None}
+                return output, grads
+
+            @staticmethod
+            def is_model(value):
+                return isinstance(value, torch.nn.Module)
+
+            @staticmethod
+            def inference(objects):
+                for obj in objects:
+                    owner = getattr(obj, "__self__", obj)
+                    if isinstance(owner, torch.nn.Module):
+                        owner.eval()
+                return torch.no_grad()
+
+            @staticmethod
+            def call_model(function, x):
+                return function(x)
+
+            seed = staticmethod(torch.manual_seed)
+            nothing = contextlib.nullcontext
+
+        return Torch
+
+    def tensorflow_adapter():
+        import contextlib
+
+        import tensorflow as tf
+
+        try:
+            import keras
+            layer_types = (keras.layers.Layer,)
+        except ImportError:
+            layer_types = (tf.keras.layers.Layer,)
+
+        class TensorFlow:
+            name = "tensorflow"
+
+            @staticmethod
+            def tensor(array, grad=False):
+                return tf.Variable(array, dtype=tf.float32) if grad else tf.convert_to_tensor(array, dtype=tf.float32)
+
+            @staticmethod
+            def is_tensor(value):
+                return tf.is_tensor(value) or isinstance(value, tf.Variable)
+
+            @staticmethod
+            def to_numpy(value):
+                if hasattr(value, "numpy"):
+                    value = value.numpy()
+                return np.asarray(value, dtype=np.float64)
+
+            @staticmethod
+            def call_with_grad(function, args, kwargs, grad, pick):
+                with tf.GradientTape() as tape:
+                    output = pick(function(*args, **kwargs))
+                    total = tf.reduce_sum(output) if TensorFlow.is_tensor(output) else None
+                grads = {}
+                if grad and total is not None:
+                    values = tape.gradient(total, [args[i] for i in grad])
+                    grads = {i: g for i, g in zip(grad, values) if g is not None}
+                return output, grads
+
+            @staticmethod
+            def is_model(value):
+                return isinstance(value, layer_types)
+
+            @staticmethod
+            def inference(objects):
+                return contextlib.nullcontext()
+
+            @staticmethod
+            def call_model(function, x):
+                if isinstance(function, layer_types):
+                    return function(x, training=False)
+                return function(x)
+
+            seed = staticmethod(tf.random.set_seed)
+            nothing = contextlib.nullcontext
+
+        return TensorFlow
+
+    with open(os.path.join(probe_dir, "requests.json")) as handle:
+        requests = json.load(handle)
+    fw = {"torch": torch_adapter, "tensorflow": tensorflow_adapter}[requests["framework"]]()
+
+    def numeric(value, what):
+        if not (fw.is_tensor(value) or isinstance(value, (np.ndarray, float, int))):
+            raise TypeError(f"{what} returned {type(value).__name__}, not a tensor")
+        return fw.to_numpy(value)
 
     def call(config, inputs):
-        function = lookup(config["function"])
+        function = resolve(config["function"])
         if not callable(function):
-            raise TypeError(f"'{config['function']}' is {type(function).__name__}, not a function")
+            raise TypeError(f"{config['name']} is {type(function).__name__}, not callable")
+        # a packed call passes its arguments as one list, as a Keras layer takes [z_mean, z_log_var]
+        target = (lambda *a, **k: function(list(a), **k)) if config.get("pack") else function
         arrays = {}
+        count = sum(1 for name in inputs if name.startswith("arg"))
         for run in range(config.get("n_calls", 1)):
-            tensors = as_tensors(inputs, config.get("grad", []) if run == 0 else [])
-            args = [tensors[name] for name in config["args"]]
-            kwargs = {key: float(tensors[name]) for key, name in config.get("kwargs", {}).items()}
-            output = function(*args, **kwargs)
-            if not isinstance(output, torch.Tensor):
-                raise TypeError(f"{config['function']} returned {type(output).__name__}, not a torch.Tensor")
-            arrays["output" if run == 0 else f"output_{run + 1}"] = as_array(output)
-            if run == 0 and config.get("grad"):
-                if output.requires_grad:
-                    output.sum().backward()
-                for name in config["grad"]:
-                    if tensors[name].grad is not None:
-                        arrays[f"grad_{name}"] = as_array(tensors[name].grad)
+            grad = config.get("grad", []) if run == 0 else []
+            args = [fw.tensor(inputs[f"arg{i}"], i in grad) for i in range(count)]
+            kwargs = {name: float(inputs[f"kw_{name}"]) for name in config.get("kwargs", [])}
+            output, grads = fw.call_with_grad(target, args, kwargs, grad, lambda out: select(out, config.get("output")))
+            arrays["output" if run == 0 else f"output_{run + 1}"] = numeric(output, config["name"])
+            for index, value in grads.items():
+                arrays[f"grad_{index}"] = fw.to_numpy(value)
         return arrays
 
-    def model_of(config):
-        model = lookup(config["model"])
-        if not isinstance(model, torch.nn.Module):
-            raise TypeError(f"'{config['model']}' is {type(model).__name__}, not a torch.nn.Module")
-        return model.eval()
+    def model_parts(config):
+        encode = resolve(config["encode"]["call"])
+        decode = resolve(config["decode"]["call"])
+        objects = [encode, decode] + [resolve({"paths": [path]}) for path in config["inference"]]
+        return encode, decode, objects
 
-    def encode(model, x):
-        encoded = model.encode(x)
-        if not (isinstance(encoded, (tuple, list)) and len(encoded) == 2):
-            raise TypeError(f"encode returned {type(encoded).__name__}, not a (mu, logvar) pair")
-        return encoded
+    def run_encode(encode, config, x):
+        shaped = fw.tensor(x.reshape((len(x), *config["layout"])))
+        output = fw.call_model(encode, shaped)
+        select_config = config["encode"]["select"]
+        if select_config.get("split"):
+            both = fw.to_numpy(output)
+            half = both.shape[-1] // 2
+            return both[..., :half], both[..., half:]
+        return (numeric(select(output, select_config["mu"]), "encode (mu)"),
+                numeric(select(output, select_config["scale"]), "encode (scale)"))
+
+    def run_decode(decode, config, z):
+        output = fw.call_model(decode, fw.tensor(z.astype(np.float32)))
+        return numeric(select(output, config["decode"]["output"]), "decode")
 
     def interface(config, inputs):
         arrays = {}
-        model = lookup(config["model"])
-        arrays["is_module"] = np.array(isinstance(model, torch.nn.Module))
-        for method in ("encode", "decode"):
-            arrays[f"has_{method}"] = np.array(callable(getattr(model, method, None)))
-        latent = namespace.get(config["latent"])
+        latent = None
+        if config["latent"]:
+            try:
+                latent = resolve({"paths": [config["latent"]]})
+            except Exception:
+                latent = None
         arrays["latent_dim"] = np.array(latent if isinstance(latent, int) and not isinstance(latent, bool) else -1)
-        if isinstance(model, torch.nn.Module):
-            model.eval()
-        with torch.no_grad():
+        try:
+            encode, decode, objects = model_parts(config)
+        except Exception as exc:
+            arrays["found"] = np.array(False)
+            arrays["find_error"] = np.array(f"{type(exc).__name__}: {exc}")
+            return arrays
+        arrays["found"] = np.array(callable(encode) and callable(decode))
+        arrays["is_model"] = np.array(any(fw.is_model(getattr(o, "__self__", o)) for o in objects))
+        with fw.inference(objects):
             for size in config["batch_sizes"]:
-                x = torch.tensor(inputs["images"][:size])
                 try:
-                    mu, logvar = encode(model, x)
-                    arrays[f"mu_{size}"], arrays[f"logvar_{size}"] = as_array(mu), as_array(logvar)
-                    arrays[f"x_hat_{size}"] = as_array(model.decode(mu))
+                    mu, scale = run_encode(encode, config, inputs["images"][:size])
+                    arrays[f"mu_{size}"], arrays[f"scale_{size}"] = mu, scale
+                    arrays[f"x_hat_{size}"] = run_decode(decode, config, mu)
                 except Exception as exc:
                     arrays[f"error_{size}"] = np.array(f"{type(exc).__name__}: {exc}")
         return arrays
 
     def reconstruct(config, inputs):
-        model = model_of(config)
-        parts = {"mu": [], "logvar": [], "x_hat": []}
-        with torch.no_grad():
-            for batch in torch.tensor(inputs["images"]).split(500):
-                mu, logvar = encode(model, batch)
-                parts["mu"].append(as_array(mu))
-                parts["logvar"].append(as_array(logvar))
-                parts["x_hat"].append(as_array(model.decode(mu)))
+        encode, decode, objects = model_parts(config)
+        parts = {"mu": [], "scale": [], "x_hat": []}
+        with fw.inference(objects):
+            for start in range(0, len(inputs["images"]), 500):
+                mu, scale = run_encode(encode, config, inputs["images"][start:start + 500])
+                parts["mu"].append(mu)
+                parts["scale"].append(scale)
+                parts["x_hat"].append(run_decode(decode, config, mu))
         return {name: np.concatenate(values) for name, values in parts.items()}
 
     def decode_prior(config, inputs):
-        model, latent_dim = model_of(config), int(lookup(config["latent"]))
-        z = np.random.default_rng(config["seed"]).standard_normal((config["n"], latent_dim)).astype(np.float32)
-        with torch.no_grad():
-            samples = np.concatenate([as_array(model.decode(batch)) for batch in torch.tensor(z).split(500)])
+        encode, decode, objects = model_parts(config)
+        with fw.inference(objects):
+            width = run_encode(encode, config, inputs["images"][:1])[0].shape[-1]
+            z = np.random.default_rng(config["seed"]).standard_normal((config["n"], width)).astype(np.float32)
+            samples = np.concatenate([run_decode(decode, config, z[i:i + 500]) for i in range(0, len(z), 500)])
         return {"z": z, "samples": samples}
 
     def history(config, inputs):
-        record = lookup(config["name"])
+        record = resolve(config["history"])
+        if not isinstance(record, dict) and isinstance(getattr(record, "history", None), dict):
+            record = record.history  # a Keras History object
         if not isinstance(record, dict):
-            raise TypeError(f"'{config['name']}' is {type(record).__name__}, not a dict")
-        return {key: as_array([as_array(v) for v in record[key]]) for key in config["keys"] if key in record}
+            raise TypeError(f"the history is {type(record).__name__}, not a dict")
+        return {role: np.asarray([fw.to_numpy(v) for v in record[key]], dtype=np.float64).reshape(-1)
+                for role, key in config["keys"].items() if key in record}
 
     kinds = {"call": call, "interface": interface, "reconstruct": reconstruct,
              "decode_prior": decode_prior, "history": history}
-    with open(os.path.join(probe_dir, "requests.json")) as handle:
-        requests = json.load(handle)
     manifest = {}
     for request in requests["requests"]:
         key = request["key"]
@@ -129,7 +296,7 @@ def main(namespace, probe_dir):
             if os.path.exists(inputs_path):
                 with np.load(inputs_path, allow_pickle=False) as npz:
                     inputs = {name: npz[name] for name in npz.files}
-            torch.manual_seed(requests["seed"])
+            fw.seed(requests["seed"])
             arrays = kinds[request["kind"]](request["config"], inputs)
             np.savez(os.path.join(probe_dir, f"{key}.npz"), **arrays)
             manifest[key] = {"ok": True}

@@ -92,6 +92,8 @@ class ExecutionReport(BaseModel):
     phases: dict[str, float] = Field(default_factory=dict)
     cell_errors: list[CellError] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
+    adaptations: list[str] = Field(default_factory=list, description="what the grader changed or shimmed to run the "
+                                                                     "notebook as written: parameters, GPU, Colab")
 
     @property
     def kernel_usable(self) -> bool:

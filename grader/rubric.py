@@ -1,9 +1,12 @@
 """Rubric files: YAML, validated with pydantic when loaded, errors reported with file and line.
 
-A rubric names the assignment, the parameters injected into the notebook's ``parameters``
-cell, the execution limits, the checks (each a registered type from :mod:`grader.checks`),
-and the written questions (``report:``, see :mod:`grader.report.spec`).
-``load_rubric`` raises :class:`grader.errors.RubricError` before any notebook runs.
+A rubric names the assignment; the notebook's framework, data set and how its model is
+reached (:class:`grader.interface.ModelSpec`); the parameters set at grading time (after the
+cell tagged ``parameters``, or by rewriting the names and keywords the notebook uses); the
+kernel's packages and the handout's files; the execution limits; the checks (each a
+registered type from :mod:`grader.checks`); and the written questions (``report:``, see
+:mod:`grader.report.spec`). ``load_rubric`` raises :class:`grader.errors.RubricError` before any
+notebook runs. Every field is listed in ``docs/rubric.md`` (``python -m grader.rubric_doc``).
 """
 
 from __future__ import annotations
@@ -17,43 +20,60 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 
 from grader.checks import CHECK_TYPES
 from grader.errors import RubricError
+from grader.interface import IDENTIFIER, ModelSpec
+from grader.policy import ExecutionPolicy
 from grader.report.spec import ReportSpec
+from reference.data import DATASETS
 
 CheckEntry = Annotated[Union[tuple(CHECK_TYPES.values())], Field(discriminator="type")]
 
 
-class ExecutionPolicy(BaseModel):
-    """Limits for one notebook run. Times in seconds (wall clock unless said), sizes in MiB.
+Scalar = Union[int, float, bool, str]
 
-    ``cell_timeout`` and ``notebook_timeout`` apply in every isolation mode; the rest are
-    enforced by the sandbox (:mod:`grader.sandbox`) and the executor's watchdog.
+
+class Parameter(BaseModel):
+    """A grading parameter the notebook may spell its own way.
+
+    With a cell tagged ``parameters``, ``value`` is assigned after it (papermill's convention).
+    Without one, the grader rewrites the notebook's own assignments to any of ``names`` (the
+    parameter's own name included) and the keyword arguments ``keywords`` (``fit.epochs``: the
+    keyword ``epochs`` of every call of a function or method named ``fit``) to ``value``, with
+    the ``ast`` module, and records each rewrite in the result.
     """
 
     model_config = ConfigDict(extra="forbid")
 
-    cell_timeout: float = Field(300.0, gt=0)
-    notebook_timeout: float = Field(900.0, gt=0)
-    kernel_name: str = "python3"
-    threads: int = Field(1, ge=1, description="torch/OpenMP threads in the kernel; fixed for reproducibility")
-    cpu_seconds: float | None = Field(None, gt=0, description="CPU time of the kernel process; "
-                                                               "default notebook_timeout x max(threads, 2)")
-    memory_mb: int = Field(4096, ge=1024, description="memory cgroup limit, else address-space limit")
-    processes: int = Field(256, ge=16, description="processes and threads of the sandbox user (RLIMIT_NPROC)")
-    file_size_mb: int = Field(512, ge=1, description="largest file the kernel may write (RLIMIT_FSIZE)")
-    workdir_mb: int = Field(1024, ge=1, description="total size of the working directory")
-    tmp_mb: int = Field(256, ge=1, description="size of the kernel's private /tmp")
-    open_files: int = Field(1024, ge=64, description="open file descriptors (RLIMIT_NOFILE)")
-    output_mb: float = Field(5.0, gt=0, description="notebook outputs kept; the rest is dropped with a note")
-    notebook_mb: int = Field(50, ge=1, description="largest notebook file accepted for grading")
+    value: Scalar
+    names: list[str] = Field(default_factory=list, description="other variable names for it (num_epochs, EPOCHS)")
+    keywords: list[str] = Field(default_factory=list, description="call keywords as function.keyword (fit.epochs)")
 
-    @property
-    def cpu_limit(self) -> float:
-        return self.cpu_seconds or self.notebook_timeout * max(self.threads, 2)
+    @model_validator(mode="after")
+    def _names(self) -> "Parameter":
+        for name in self.names:
+            if not IDENTIFIER.match(name):
+                raise ValueError(f"{name!r} is not a variable name")
+        for keyword in self.keywords:
+            if keyword.count(".") != 1 or not all(IDENTIFIER.match(part) for part in keyword.split(".")):
+                raise ValueError(f"{keyword!r} is not function.keyword (e.g. fit.epochs)")
+        return self
 
-    def limits(self) -> dict[str, float]:
-        """Every limit, as recorded in results (``cpu_seconds`` resolved)."""
-        values = self.model_dump(exclude={"kernel_name", "threads"})
-        return {**values, "cpu_seconds": self.cpu_limit}
+
+class KernelEnvironment(BaseModel):
+    """The kernel's packages beyond the grader's own (torch, numpy, matplotlib, ipykernel):
+    pip requirement strings, installed once into an environment cached by this list (see
+    :mod:`grader.environments`). Empty: the kernel runs in the grader's own environment."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    packages: list[str] = Field(default_factory=list, description="pip requirements, e.g. tensorflow-cpu==2.21.*")
+
+
+class DataSpec(BaseModel):
+    """How the data set is served to the notebook's loaders (see :mod:`grader.datasets`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    train_subset: int | None = Field(None, ge=100, le=60000, description="serve only the first N training images")
 
 
 class Rubric(BaseModel):
@@ -64,18 +84,37 @@ class Rubric(BaseModel):
     name: str = Field(pattern=r"^[a-z][a-z0-9_-]*$")
     title: str
     seed: int = 0
-    dataset: Literal["mnist"] = "mnist"
-    parameters: dict[str, int | float | bool | str] = Field(default_factory=dict)
+    framework: Literal["torch", "tensorflow"] = Field("torch", description="the notebook's deep-learning framework")
+    dataset: Literal[tuple(DATASETS)] = Field("mnist", description="the data set served and judged")
+    data: DataSpec = Field(default_factory=DataSpec)
+    model: ModelSpec = Field(default_factory=ModelSpec)
+    parameters: dict[str, Union[Scalar, Parameter]] = Field(default_factory=dict)
+    environment: KernelEnvironment = Field(default_factory=KernelEnvironment)
+    files: list[str] = Field(default_factory=list, description="handout files beside the rubric, copied read-only "
+                                                                 "into every working directory")
     execution: ExecutionPolicy = Field(default_factory=ExecutionPolicy)
     checks: list[CheckEntry] = Field(default_factory=list)
     report: ReportSpec | None = None
     _sha256: str = PrivateAttr("")
+    _folder: Path = PrivateAttr(Path("."))
 
     @model_validator(mode="after")
     def _something_to_grade(self) -> "Rubric":
         if not self.checks and self.report is None:
             raise ValueError("a rubric needs `checks`, a `report` section, or both")
         return self
+
+    def parameter_values(self) -> dict[str, Scalar]:
+        """Each grading parameter's value, by its rubric name."""
+        return {name: p.value if isinstance(p, Parameter) else p for name, p in self.parameters.items()}
+
+    def parameter_specs(self) -> dict[str, Parameter]:
+        """Each grading parameter as a :class:`Parameter` (a bare value: its own name only)."""
+        return {name: p if isinstance(p, Parameter) else Parameter(value=p) for name, p in self.parameters.items()}
+
+    def file_paths(self) -> list[Path]:
+        """The handout's files, resolved beside the rubric file."""
+        return [self._folder / name for name in self.files]
 
     @property
     def max_score(self) -> float:
@@ -127,6 +166,11 @@ def load_rubric(path: str | Path) -> Rubric:
     for index, check_id in enumerate(ids):
         if check_id in ids[:index]:
             raise RubricError(path, lines.get(("checks", str(index), "id")), f"check id {check_id!r} is used twice")
+    rubric._folder = path.resolve().parent
+    for index, file in enumerate(rubric.file_paths()):
+        if not file.is_file():
+            raise RubricError(path, lines.get(("files", str(index))), f"files: {rubric.files[index]!r} is not a file "
+                                                                       f"beside the rubric ({file})")
     rubric._sha256 = hashlib.sha256(text.encode()).hexdigest()
     return rubric
 

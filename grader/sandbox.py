@@ -37,9 +37,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from grader.environments import GRADER_ENVIRONMENT, KernelEnvironment
 from grader.errors import GraderError
+from grader.policy import ExecutionPolicy
 from grader.results import Isolation
-from grader.rubric import ExecutionPolicy
 
 SANDBOX_UID_BASE = 61000
 MIB = 1024 * 1024
@@ -202,6 +203,7 @@ class Jail:
     mode: IsolationMode
     policy: ExecutionPolicy
     slot: int = 0
+    kernel: KernelEnvironment = GRADER_ENVIRONMENT
     writable: list[Path] = field(default_factory=list)
     read_only: list[tuple[Path, Path]] = field(default_factory=list)  # (host path, path inside)
     cgroup: MemoryCgroup | None = None
@@ -269,7 +271,7 @@ class Jail:
                 args += ["--ro-bind", str(host), str(host)]
         for name in SYSTEM_FILES:
             args += ["--ro-bind-try", name, name]
-        for prefix in python_prefixes():
+        for prefix in python_prefixes() + ([self.kernel.prefix] if self.kernel.prefix else []):
             args += ["--ro-bind", str(prefix), str(prefix)]
         for path in self.writable:
             args += ["--bind", str(path), str(path)]
@@ -362,18 +364,22 @@ def python_prefixes() -> list[Path]:
     return [p for i, p in enumerate(prefixes) if p not in prefixes[:i] and not str(p).startswith("/usr")]
 
 
-def kernel_environment(threads: int, seed: int, home: Path, mode: IsolationMode) -> dict[str, str]:
-    """The kernel's environment. Sandboxed: only these variables. Unsandboxed: the grader's
-    environment with these added. Thread counts and the hash seed are fixed for reproducibility."""
+def kernel_environment(threads: int, seed: int, home: Path, mode: IsolationMode,
+                       kernel: KernelEnvironment = GRADER_ENVIRONMENT) -> dict[str, str]:
+    """The kernel's environment variables. Sandboxed: only these variables. Unsandboxed: the
+    grader's environment with these added. Thread counts and the hash seed are fixed for
+    reproducibility; TensorFlow's start-up chatter is silenced; ``PATH`` starts with the kernel
+    environment's ``bin``."""
     env = {
         "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads), "PYTHONHASHSEED": str(seed),
-        "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+        "PYDEVD_DISABLE_FILE_VALIDATION": "1", "TF_CPP_MIN_LOG_LEVEL": "2", "TF_ENABLE_ONEDNN_OPTS": "0",
+        "CUDA_VISIBLE_DEVICES": "",
     }
     if mode == "none":
         base = dict(os.environ)
         base.pop("MPLBACKEND", None)  # the kernel's inline backend turns figures into image outputs
-        return {**base, **env}
-    return {**env, "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin", "HOME": str(home),
+        return {**base, **env, "PATH": f"{kernel.bin}:{base.get('PATH', '/usr/bin:/bin')}"}
+    return {**env, "PATH": f"{kernel.bin}:/usr/local/bin:/usr/bin:/bin", "HOME": str(home),
             "USER": "student", "LOGNAME": "student", "LANG": "C.UTF-8", "MPLCONFIGDIR": "/tmp/matplotlib",
             "PYTHONNOUSERSITE": "1"}
 

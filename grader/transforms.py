@@ -1,9 +1,12 @@
 """Pure notebook -> notebook steps applied before execution.
 
 1. :func:`clear_outputs`: nothing the student saved in the file survives into grading.
-2. :func:`inject_seed_cell`: a first cell seeding ``random``, numpy and torch.
-3. :func:`inject_parameters`: papermill's convention: a cell tagged ``injected-parameters``
-   right after the cell tagged ``parameters`` overrides the student's values.
+2. :func:`inject_setup_cell`: a first cell that runs :mod:`grader.kernel_setup` (seeds, threads,
+   the data sets served offline, shims for GPU and Colab notebooks).
+3. :func:`set_parameters`: papermill's convention where a cell is tagged ``parameters`` (a cell
+   tagged ``injected-parameters`` right after it overrides the student's values); otherwise
+   the notebook's own names and keywords for the parameters are rewritten
+   (:func:`grader.source.rewrite_parameters`).
 4. :func:`probe_cell`: the last cell, which runs :mod:`grader.probe_kernel`.
 
 Injected cells carry ``metadata.vaegrade.injected = true`` so that cell numbers reported to
@@ -18,7 +21,10 @@ from typing import Any
 
 import nbformat
 
+from grader import source
+
 PROBE_SOURCE = (Path(__file__).with_name("probe_kernel.py")).read_text(encoding="utf-8")
+SETUP_SOURCE = (Path(__file__).with_name("kernel_setup.py")).read_text(encoding="utf-8")
 
 
 def _injected(source: str, tag: str) -> nbformat.NotebookNode:
@@ -41,24 +47,47 @@ def clear_outputs(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return nb
 
 
-def inject_seed_cell(nb: nbformat.NotebookNode, seed: int, threads: int) -> nbformat.NotebookNode:
-    """A copy of ``nb`` with a first cell that seeds random, numpy and torch and fixes torch's threads."""
+def inject_setup_cell(nb: nbformat.NotebookNode, config: dict[str, Any]) -> nbformat.NotebookNode:
+    """A copy of ``nb`` whose first cell runs :mod:`grader.kernel_setup` with ``config``."""
     source = "\n".join([
-        "# Injected by vaegrade: seeds and thread count, so that grading is reproducible.",
-        "import random as _vaegrade_random",
-        f"_vaegrade_random.seed({seed})",
-        "try:",
-        "    import numpy as _vaegrade_np",
-        f"    _vaegrade_np.random.seed({seed})",
-        "    import torch as _vaegrade_torch",
-        f"    _vaegrade_torch.manual_seed({seed})",
-        f"    _vaegrade_torch.set_num_threads({threads})",
-        "except ImportError:",
-        "    pass",
+        "# Injected by vaegrade: seeds, threads, the data sets served offline, and the shims your notebook needs.",
+        "_vaegrade_setup = {}",
+        f"exec(compile({SETUP_SOURCE!r}, 'vaegrade_setup', 'exec'), _vaegrade_setup)",
+        f"_vaegrade_setup['main']({config!r})",
+        "del _vaegrade_setup",
     ])
     nb = copy.deepcopy(nb)
-    nb.cells.insert(0, _injected(source, "injected-seed"))
+    nb.cells.insert(0, _injected(source, "injected-setup"))
     return nb
+
+
+def set_parameters(nb: nbformat.NotebookNode, values: dict[str, Any], names: dict[str, Any],
+                   keywords: dict[tuple[str, str], Any]) -> tuple[nbformat.NotebookNode, bool, list[str]]:
+    """Set the grading parameters: after the cell tagged ``parameters`` when there is one
+    (:func:`inject_parameters`), else by rewriting the notebook's assignments to ``names``,
+    defaults so named and call ``keywords`` (see :func:`grader.source.rewrite_parameters`).
+
+    Returns:
+        (notebook, tagged, rewrites): ``rewrites`` describes each change, by cell (numbered
+        from 1 among the student's cells) and line. When nothing is tagged and nothing was
+        rewritten, the values are assigned before the student's cells, as papermill does.
+    """
+    if any("parameters" in cell.get("metadata", {}).get("tags", []) for cell in nb.cells):
+        return *inject_parameters(nb, values), []
+    nb = copy.deepcopy(nb)
+    rewrites = []
+    number = 0
+    for cell in nb.cells:
+        if is_injected(cell):
+            continue
+        number += 1
+        if cell.cell_type != "code":
+            continue
+        cell.source, notes = source.rewrite_parameters(cell.source, names, keywords)
+        rewrites += [f"cell {number}, {note}" for note in notes]
+    if not rewrites:
+        nb, _ = inject_parameters(nb, values)
+    return nb, False, rewrites
 
 
 def inject_parameters(nb: nbformat.NotebookNode, parameters: dict[str, Any]) -> tuple[nbformat.NotebookNode, bool]:

@@ -1,23 +1,44 @@
-"""The pretrained MNIST classifier that judges sample quality.
+"""The pretrained classifiers ("judges") that judge sample quality, one per data set.
 
-A small CNN trained by ``python -m reference.train_classifier`` on the 60,000 training images;
-its weights ship as ``reference/assets/classifier.pt`` (a plain state dict), loaded with
-``weights_only=True`` after the file's sha256 is checked against :data:`CLASSIFIER_SHA256`.
-Its accuracy on the 10,000 test images is recorded in ``reference/assets/classifier.PROVENANCE.md``.
+A small CNN trained by ``python -m reference.train_classifier --dataset NAME`` on the 60,000
+training images; its weights ship as a plain state dict (``reference/assets/classifier.pt`` for
+MNIST, ``classifier_fashion_mnist.pt`` for Fashion-MNIST), loaded with ``weights_only=True``
+after the file's sha256 is checked against the one pinned in :data:`JUDGES`. Test accuracies
+are recorded in ``reference/assets/classifier.PROVENANCE.md``.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import torch
 from torch import nn
 
-from reference.data import ASSETS, verify_sha256
+from reference.data import ASSETS, DATASETS, verify_sha256
 
-CLASSIFIER_WEIGHTS = ASSETS / "classifier.pt"
-#: sha256 of ``reference/assets/classifier.pt``, printed by ``python -m reference.train_classifier``.
-CLASSIFIER_SHA256 = "6bb991acfed61d3c8a41c90b1420fe215edbd91baf627ab294045d1322eed183"
+
+@dataclass(frozen=True)
+class Judge:
+    """A data set's classifier: its weights file and their pinned sha256."""
+
+    dataset: str
+    weights: Path
+    sha256: str
+
+
+#: One judge per data set of :data:`reference.data.DATASETS`; each sha256 is printed by
+#: ``python -m reference.train_classifier --dataset NAME``.
+JUDGES = {
+    "mnist": Judge("mnist", ASSETS / "classifier.pt",
+                   "6bb991acfed61d3c8a41c90b1420fe215edbd91baf627ab294045d1322eed183"),
+    "fashion_mnist": Judge("fashion_mnist", ASSETS / "classifier_fashion_mnist.pt",
+                           "0000000000000000000000000000000000000000000000000000000000000000"),
+}
+assert set(JUDGES) == set(DATASETS), "every data set needs a judge"
+CLASSIFIER_WEIGHTS = JUDGES["mnist"].weights
+CLASSIFIER_SHA256 = JUDGES["mnist"].sha256
 #: width of the penultimate layer, the feature space of the Frechet distance.
 FEATURE_DIM = 128
 
@@ -57,29 +78,30 @@ class MnistCNN(nn.Module):
         return self.head(self.dropout(self.features(x)))
 
 
-@lru_cache(maxsize=1)
-def load_classifier() -> MnistCNN:
-    """The pretrained classifier in eval mode, weights verified by sha256.
+@lru_cache(maxsize=None)
+def load_classifier(dataset: str = "mnist") -> MnistCNN:
+    """The pretrained judge of ``dataset`` in eval mode, weights verified by sha256.
 
     Raises:
         ClassifierError: the weights file is missing or its sha256 differs from the pinned one.
     """
-    verify_sha256(CLASSIFIER_WEIGHTS, CLASSIFIER_SHA256, ClassifierError, "python -m reference.train_classifier")
+    judge = JUDGES[dataset]
+    verify_sha256(judge.weights, judge.sha256, ClassifierError, f"python -m reference.train_classifier --dataset {dataset}")
     model = MnistCNN()
-    model.load_state_dict(torch.load(CLASSIFIER_WEIGHTS, map_location="cpu", weights_only=True))
+    model.load_state_dict(torch.load(judge.weights, map_location="cpu", weights_only=True))
     return model.eval()
 
 
 @torch.no_grad()
-def classify(images: torch.Tensor, batch_size: int = 1000) -> tuple[torch.Tensor, torch.Tensor]:
-    """Class probabilities and penultimate features of images.
+def classify(images: torch.Tensor, batch_size: int = 1000, dataset: str = "mnist") -> tuple[torch.Tensor, torch.Tensor]:
+    """Class probabilities and penultimate features of images, by the judge of ``dataset``.
 
     Args:
         images: (N, 1, 28, 28) float32 in [0, 1] (or (N, 784), reshaped).
     Returns:
         probs (N, 10) float32 softmax probabilities; features (N, 128) float32.
     """
-    model = load_classifier()
+    model = load_classifier(dataset)
     images = images.reshape(-1, 1, 28, 28).float()
     probs, feats = [], []
     for start in range(0, len(images), batch_size):

@@ -1,9 +1,10 @@
-"""MNIST loading: a user's own copy (Keras ``mnist.npz`` or the IDX files) or the shipped copy.
+"""The image data sets (MNIST, Fashion-MNIST): a user's own copy (Keras ``.npz`` or the IDX
+files) or the shipped copies, registered by name in :data:`DATASETS`.
 
-The shipped copy, ``reference/assets/mnist.npz``, holds the canonical 70,000 images in the
+Each shipped copy, ``reference/assets/<name>.npz``, holds the canonical 70,000 images in the
 canonical order and split (60,000 train, 10,000 test), as uint8 pixels in Keras's layout.
-It is verified against :data:`SHIPPED_MNIST_SHA256` on every load. Its provenance and the
-command that rebuilt it are in ``reference/assets/mnist.PROVENANCE.md``.
+It is verified against its pinned sha256 on every load. Provenance and the command that
+rebuilt each are in ``reference/assets/<name>.PROVENANCE.md``.
 """
 
 from __future__ import annotations
@@ -35,6 +36,31 @@ IDX_FILES = {
 
 class DataError(ValueError):
     """A data file is missing, corrupt, or not in a layout this module reads."""
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """A shipped data set: its file, pinned sha256, the command that rebuilds it, and its
+    class names (index = label)."""
+
+    name: str
+    path: Path
+    sha256: str
+    rebuild: str
+    classes: tuple[str, ...]
+
+
+#: Data sets a rubric's ``dataset`` may name. Each has a judge classifier in
+#: :data:`reference.classifier.JUDGES`.
+DATASETS = {
+    "mnist": DatasetInfo("mnist", SHIPPED_MNIST, SHIPPED_MNIST_SHA256, "python -m reference.build_mnist",
+                         tuple(str(digit) for digit in range(10))),
+    "fashion_mnist": DatasetInfo(
+        "fashion_mnist", ASSETS / "fashion_mnist.npz",
+        "442f264ce0d782402cefb7088dee95291033dcd5898f6a2b089ab99ca8c36e88",
+        "python -m reference.build_fashion_mnist",
+        ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")),
+}
 
 
 @dataclass(frozen=True)
@@ -79,6 +105,19 @@ def verify_sha256(path: Path, expected: str, error: type[Exception], rebuild: st
     if actual != expected:
         raise error(f"{path} has sha256 {actual}, expected {expected}: the file is corrupt or was "
                     f"replaced; rebuild it with `{rebuild}`")
+
+
+def load_dataset(name: str) -> MNIST:
+    """The shipped copy of data set ``name`` (a key of :data:`DATASETS`), sha256-checked.
+
+    Raises:
+        DataError: unknown name, or the file is missing or its sha256 does not match.
+    """
+    if name not in DATASETS:
+        raise DataError(f"unknown data set {name!r}; known: {sorted(DATASETS)}")
+    info = DATASETS[name]
+    verify_sha256(info.path, info.sha256, DataError, info.rebuild)
+    return load_mnist(info.path)
 
 
 def load_mnist(path: str | Path | None = None) -> MNIST:

@@ -35,15 +35,22 @@ def gaussian_reconstruction(x: Tensor, x_hat: Tensor) -> Tensor:
     return (x - x_hat).pow(2).flatten(1).sum(dim=1)
 
 
-def negative_elbo(x: Tensor, x_hat: Tensor, mu: Tensor, logvar: Tensor, beta: float = 1.0) -> Tensor:
-    """Negative ELBO with a Bernoulli decoder and a Gaussian posterior, averaged over the batch.
+def negative_elbo(x: Tensor, x_hat: Tensor, mu: Tensor, logvar: Tensor, beta: float = 1.0,
+                  reduction: str = "mean") -> Tensor:
+    """Negative ELBO with a Bernoulli decoder and a Gaussian posterior, over a batch.
 
     Args:
         x, x_hat: (B, 1, 28, 28) targets and decoder probabilities in [0, 1].
         mu, logvar: (B, D) posterior parameters.
         beta: weight of the KL term (beta-VAE, Higgins et al., 2017); 1.0 is the ELBO.
+        reduction: ``mean`` (the convention) or ``sum`` over the batch, for handouts that sum.
     Returns:
-        scalar: mean over the batch of BCE(x, x_hat) summed over pixels + beta * KL, in nats.
+        scalar: mean (or sum) over the batch of BCE(x, x_hat) summed over pixels + beta * KL, in nats.
+    Raises:
+        ValueError: an unknown ``reduction``.
     Source: Kingma & Welling (2014), eq. (10), negated.
     """
-    return (bernoulli_reconstruction(x, x_hat) + beta * kl_normal_std(mu, logvar)).mean()
+    per_example = bernoulli_reconstruction(x, x_hat) + beta * kl_normal_std(mu, logvar)
+    if reduction not in ("mean", "sum"):
+        raise ValueError(f"reduction must be 'mean' or 'sum', not {reduction!r}")
+    return per_example.mean() if reduction == "mean" else per_example.sum()

@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 
 from reference.classifier import classify
-from reference.data import images_to_tensor, load_mnist
+from reference.data import images_to_tensor, load_dataset, load_mnist
 from reference.losses import bernoulli_reconstruction
 
 
@@ -77,10 +77,11 @@ def feature_statistics(features: Tensor) -> tuple[np.ndarray, np.ndarray]:
     return array.mean(axis=0), np.cov(array, rowvar=False)
 
 
-@lru_cache(maxsize=1)
-def test_set_statistics() -> tuple[np.ndarray, np.ndarray]:
-    """Feature mean and covariance of the 10,000 MNIST test images (computed once per process)."""
-    _, features = classify(images_to_tensor(load_mnist().x_test))
+@lru_cache(maxsize=None)
+def test_set_statistics(dataset: str = "mnist") -> tuple[np.ndarray, np.ndarray]:
+    """Feature mean and covariance of the 10,000 test images of ``dataset``, by its judge
+    (computed once per process)."""
+    _, features = classify(images_to_tensor(load_dataset(dataset).x_test), dataset=dataset)
     return feature_statistics(features)
 
 
@@ -89,9 +90,9 @@ def sample_quality(images: Tensor) -> SampleQuality:
     return quality_from_classifier(*classify(images))
 
 
-def quality_from_classifier(probs: Tensor, features: Tensor) -> SampleQuality:
-    """:class:`SampleQuality` from the classifier's outputs on the images (see ``classify``):
-    probs (N, 10) and penultimate features (N, 128)."""
+def quality_from_classifier(probs: Tensor, features: Tensor, dataset: str = "mnist") -> SampleQuality:
+    """:class:`SampleQuality` from the judge's outputs on the images (see ``classify``):
+    probs (N, 10) and penultimate features (N, 128); the Frechet distance is to ``dataset``'s test set."""
     mean_probs = probs.double().mean(dim=0)
     shares = torch.bincount(probs.argmax(dim=1), minlength=10).double() / len(probs)
     mu, sigma = feature_statistics(features)
@@ -100,7 +101,7 @@ def quality_from_classifier(probs: Tensor, features: Tensor) -> SampleQuality:
         class_entropy=-(mean_probs * mean_probs.clamp_min(1e-12).log()).sum().item(),
         classes_covered=int((shares >= 0.01).sum().item()),
         inception_score=inception_score(probs),
-        frechet_distance=frechet_distance(mu, sigma, *test_set_statistics()),
+        frechet_distance=frechet_distance(mu, sigma, *test_set_statistics(dataset)),
     )
 
 

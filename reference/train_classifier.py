@@ -1,11 +1,11 @@
 """Train the pretrained MNIST classifier and write ``reference/assets/classifier.pt``.
 
-Usage: ``python -m reference.train_classifier [--epochs 8] [--seed 0]``
+Usage: ``python -m reference.train_classifier [--dataset mnist|fashion_mnist] [--epochs 8] [--seed 0]``
 
 Trains :class:`reference.classifier.MnistCNN` on the 60,000 training images of the shipped
-MNIST copy (random shifts of up to 2 pixels, Adam with a one-cycle schedule), then prints the
-accuracy on the 10,000 test images and the sha256 of the weights file, which must be pinned in
-``reference.classifier.CLASSIFIER_SHA256``. The test set is used once, after training, never to
+copy of the data set (random shifts of up to 2 pixels, and for Fashion-MNIST random horizontal
+flips; Adam with a one-cycle schedule), then prints the accuracy on the 10,000 test images and
+the sha256 of the weights file, which must be pinned in ``reference.classifier.JUDGES``. The test set is used once, after training, never to
 choose anything.
 """
 
@@ -18,8 +18,8 @@ import time
 import torch
 from torch import nn
 
-from reference.classifier import CLASSIFIER_WEIGHTS, MnistCNN
-from reference.data import images_to_tensor, load_mnist, sha256_file
+from reference.classifier import JUDGES, MnistCNN
+from reference.data import DATASETS, images_to_tensor, load_dataset, sha256_file
 
 
 def random_shift(x: torch.Tensor, max_shift: int, generator: torch.Generator) -> torch.Tensor:
@@ -41,6 +41,7 @@ def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", choices=sorted(DATASETS), default="mnist")
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--seed", type=int, default=0)
@@ -48,7 +49,8 @@ def main(argv: list[str] | None = None) -> None:
 
     torch.manual_seed(args.seed)
     generator = torch.Generator().manual_seed(args.seed)
-    mnist = load_mnist()
+    mnist = load_dataset(args.dataset)
+    flips = args.dataset == "fashion_mnist"  # clothes are left-right symmetric; digits are not
     x_train, y_train = images_to_tensor(mnist.x_train), torch.from_numpy(mnist.y_train).long()
     x_test, y_test = images_to_tensor(mnist.x_test), torch.from_numpy(mnist.y_test).long()
 
@@ -62,7 +64,11 @@ def main(argv: list[str] | None = None) -> None:
         order = torch.randperm(len(x_train), generator=generator)
         for i in range(0, len(order), args.batch_size):
             batch = order[i : i + args.batch_size]
-            loss = nn.functional.cross_entropy(model(random_shift(x_train[batch], 2, generator)), y_train[batch])
+            x = random_shift(x_train[batch], 2, generator)
+            if flips:
+                flip = torch.rand(len(x), generator=generator) < 0.5
+                x = torch.where(flip[:, None, None, None], x.flip(3), x)
+            loss = nn.functional.cross_entropy(model(x), y_train[batch])
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -72,9 +78,10 @@ def main(argv: list[str] | None = None) -> None:
 
     buffer = io.BytesIO()
     torch.save(model.state_dict(), buffer)
-    CLASSIFIER_WEIGHTS.write_bytes(buffer.getvalue())
+    weights = JUDGES[args.dataset].weights
+    weights.write_bytes(buffer.getvalue())
     print(f"test accuracy {accuracy(model, x_test, y_test):.4%} on {len(x_test)} images")
-    print(f"wrote {CLASSIFIER_WEIGHTS} sha256 {sha256_file(CLASSIFIER_WEIGHTS)}")
+    print(f"wrote {weights} sha256 {sha256_file(weights)}")
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ import nbformat
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from grader.interface import ModelSpec
 from reference.data import MNIST
 
 CHECK_TYPES: dict[str, type["CheckSpec"]] = {}
@@ -74,11 +75,16 @@ class ProbeRequest:
 
 @dataclass(frozen=True)
 class ProbeContext:
-    """What checks may use to build their probe inputs."""
+    """What checks may use to build their probe inputs: the rubric's seed, its data set's
+    arrays (``data``, named ``dataset``), the grading parameters, the notebook's ``framework``
+    and how its model is reached (``model``)."""
 
     seed: int
     data: MNIST
     parameters: dict[str, Any]
+    dataset: str = "mnist"
+    framework: str = "torch"
+    model: ModelSpec = field(default_factory=ModelSpec)
 
 
 @dataclass(frozen=True)

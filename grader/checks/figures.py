@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from typing import ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from grader.checks.base import CheckSpec, Evidence, Outcome, register
 from grader.transforms import is_injected
@@ -13,12 +14,64 @@ IMAGE_MIMETYPES = ("image/png", "image/jpeg", "image/svg+xml")
 
 
 class FigureSpec(BaseModel):
-    """A figure the handout asks for, in the cell(s) tagged ``tag``."""
+    """A figure the handout asks for, found in any of these ways (at least one is given):
+
+    - ``tag``: a code cell with this tag;
+    - ``heading``: a code cell under a Markdown cell matching this regular expression (case
+      ignored), up to the next Markdown heading;
+    - ``comment``: a code cell containing a comment matching it;
+    - ``after``: any code cell after a Markdown cell matching it.
+
+    A student who kept the figure but lost the tag keeps the points.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
-    tag: str
     title: str
+    tag: str | None = None
+    heading: str | None = None
+    comment: str | None = None
+    after: str | None = None
+
+    @model_validator(mode="after")
+    def _some_way(self) -> "FigureSpec":
+        if not any((self.tag, self.heading, self.comment, self.after)):
+            raise ValueError("a figure needs `tag`, `heading`, `comment` or `after` to be found by")
+        for pattern in (self.heading, self.comment, self.after):
+            if pattern is not None:
+                try:
+                    re.compile(pattern)
+                except re.error as exc:
+                    raise ValueError(f"{pattern!r} is not a regular expression: {exc}") from exc
+        return self
+
+    def describe(self) -> str:
+        ways = [f"tagged `{self.tag}`" if self.tag else "", f"under a heading matching '{self.heading}'" if self.heading else "",
+                f"with a comment matching '{self.comment}'" if self.comment else "",
+                f"after a Markdown cell matching '{self.after}'" if self.after else ""]
+        return "a cell " + " or ".join(w for w in ways if w)
+
+    def cells(self, cells: list) -> list:  # noqa: ANN001 (notebook cells)
+        """The code cells (of the student's, in order) where this figure may be."""
+        found, heading_open, after_open = [], False, False
+        for cell in cells:
+            if cell.cell_type == "markdown":
+                is_heading = any(line.lstrip().startswith("#") for line in cell.source.splitlines())
+                if self.heading and re.search(self.heading, cell.source, re.IGNORECASE):
+                    heading_open = True
+                elif is_heading:
+                    heading_open = False
+                after_open |= bool(self.after and re.search(self.after, cell.source, re.IGNORECASE))
+                continue
+            if cell.cell_type != "code":
+                continue
+            tagged = self.tag is not None and self.tag in cell.get("metadata", {}).get("tags", [])
+            commented = self.comment is not None and any(
+                re.search(self.comment, line.split("#", 1)[1], re.IGNORECASE)
+                for line in cell.source.splitlines() if "#" in line)
+            if tagged or heading_open or after_open or commented:
+                found.append(cell)
+        return found
 
 
 def image_count(cell) -> int:
@@ -30,25 +83,23 @@ def image_count(cell) -> int:
 
 @register
 class FiguresCheck(CheckSpec):
-    """Each required figure: at least one image output in a student cell tagged with its tag.
-
-    Read from the executed notebook (outputs produced during grading, not the saved file's).
-    """
+    """Each required figure: at least one image output in a student cell where it may be (see
+    :class:`FigureSpec`). Read from the executed notebook (outputs produced during grading, not
+    the saved file's)."""
 
     type: Literal["figures"] = "figures"
     required: list[FigureSpec] = Field(min_length=1)
     needs_kernel: ClassVar[bool] = False
 
     def evaluate(self, evidence: Evidence) -> Outcome:
-        cells = [cell for cell in evidence.notebook.cells if cell.cell_type == "code" and not is_injected(cell)]
+        cells = [cell for cell in evidence.notebook.cells if not is_injected(cell)]
         found = {}
         for figure in self.required:
-            tagged = [cell for cell in cells if figure.tag in cell.get("metadata", {}).get("tags", [])]
-            found[figure.tag] = {"title": figure.title, "tagged_cells": len(tagged),
-                                 "images": sum(image_count(cell) for cell in tagged)}
-        missing = [f"{f.title} (no image in a cell tagged `{f.tag}`"
-                   + (", and no such cell" if not found[f.tag]["tagged_cells"] else "") + ")"
-                   for f in self.required if not found[f.tag]["images"]]
+            where = figure.cells(cells)
+            found[figure.title] = {"cells": len(where), "images": sum(image_count(cell) for cell in where)}
+        missing = [f"{f.title} (no image in {f.describe()}"
+                   + (", and no such cell" if not found[f.title]["cells"] else "") + ")"
+                   for f in self.required if not found[f.title]["images"]]
         message = "all figures present" if not missing else "missing: " + "; ".join(missing)
         if missing and evidence.stopped_at:
             message += f" (the notebook stopped early: {evidence.stopped_at})"

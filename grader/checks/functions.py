@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import inspect
+from typing import Any, Iterable, Literal
 
 import numpy as np
 import scipy.stats
 import torch
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from grader.checks.base import CheckSpec, Evidence, Outcome, ProbeContext, ProbeRequest, missing_message, register
-from reference import kl, losses
+from grader.interface import ArgSpec, Locator, Selector, describe_locator, locator_config
+from reference import kl, losses, parametrize
+from reference.parametrize import SCALE_PARAMS
 
-#: Reference callables a ``function`` check may name; each takes the student's positional
-#: arguments (float64 tensors) and keyword arguments.
+#: Reference callables a ``function`` check may name; each takes the generated inputs named in
+#: the check's ``args`` (float64 tensors, in order) and keyword arguments.
 REFERENCE_FUNCTIONS = {
     "kl_normal_std": kl.kl_normal_std,
+    "kl_normal": kl.kl_normal,
     "kl_laplace_std": kl.kl_laplace_std,
     "kl_exponential_std": kl.kl_exponential_std,
     "negative_elbo": losses.negative_elbo,
@@ -30,14 +34,15 @@ VALUE_SHARE, SHAPE_SHARE, GRADIENT_SHARE = 0.6, 0.2, 0.2
 class InputSpec(BaseModel):
     """How the grader generates one argument.
 
-    ``dist``: ``normal`` (mean 0, ``scale``), ``uniform`` (``low``..``high``), ``mnist_test``
-    (test images scaled to [0, 1]), or ``case`` (the scalar named ``key`` in each case).
+    ``dist``: ``normal`` (mean 0, ``scale``), ``uniform`` (``low``..``high``), ``test_images``
+    (test images of the rubric's data set, scaled to [0, 1]; ``mnist_test`` is its older name),
+    or ``case`` (the scalar named ``key`` in each case).
     ``shape`` entries are integers or names of case variables (``B``, ``D``).
     """
 
     model_config = ConfigDict(extra="forbid")
 
-    dist: Literal["normal", "uniform", "mnist_test", "case"]
+    dist: Literal["normal", "uniform", "test_images", "mnist_test", "case"]
     shape: list[int | str] = Field(default_factory=list)
     scale: float = Field(1.0, gt=0)
     low: float = 0.0
@@ -60,7 +65,7 @@ class InputSpec(BaseModel):
             array = rng.normal(0.0, self.scale, shape)
         elif self.dist == "uniform":
             array = rng.uniform(self.low, self.high, shape)
-        elif self.dist == "mnist_test":
+        elif self.dist in ("test_images", "mnist_test"):
             count = int(np.prod(shape)) // 784
             picks = rng.choice(len(context.data.x_test), count, replace=False)
             array = context.data.x_test[picks].reshape(shape) / 255.0
@@ -74,18 +79,100 @@ def _case_names(spec: InputSpec) -> set[str]:
     return names | ({spec.key} if spec.dist == "case" and spec.key else set())
 
 
+class StudentCall(CheckSpec):
+    """How a check calls a student function: where it is (``function``, a
+    :data:`grader.interface.Locator`), its positional arguments in the student's order and
+    parametrization (``call``; default: the generated inputs as they are), whether they go in
+    as one list (``pack``, as a Keras layer takes ``[z_mean, z_log_var]``), and which output
+    is the result when it returns several (``output``: a position or a key)."""
+
+    function: Locator
+    call: list[str | ArgSpec] | None = None
+    pack: bool = False
+    output: Selector = None
+
+    @field_validator("function")
+    @classmethod
+    def _locatable(cls, value: Locator) -> Locator:
+        locator_config(value)
+        return value
+
+    def student_args(self, inputs: Iterable[str]) -> list[ArgSpec]:
+        """The student's positional arguments (``call``, or ``inputs`` as they are)."""
+        entries = self.call if self.call is not None else list(inputs)
+        return [ArgSpec(arg=entry) if isinstance(entry, str) else entry for entry in entries]
+
+    def check_call(self, inputs: Iterable[str]) -> None:
+        """Raise ValueError when ``call`` names an input that is not generated."""
+        names = set(inputs)
+        unknown = [arg.source for arg in self.student_args(names) if arg.source not in names]
+        if unknown:
+            raise ValueError(f"call names {unknown}, which are not among the generated inputs {sorted(names)}")
+
+    @property
+    def name(self) -> str:
+        return describe_locator(self.function)
+
+    def call_inputs(self, generated: dict[str, np.ndarray], grad: list[str]) -> tuple[dict[str, np.ndarray], list[int]]:
+        """The arrays the kernel passes (``arg0``..), each in the student's parametrization, and
+        the positions whose gradients are compared (those made from an input in ``grad``)."""
+        arrays, positions = {}, []
+        for index, arg in enumerate(self.student_args(generated)):
+            if arg.value is not None:
+                arrays[f"arg{index}"] = np.full_like(generated[arg.source], arg.value, dtype=np.float32)
+                continue
+            source = torch.from_numpy(generated[arg.source].astype(np.float64))
+            arrays[f"arg{index}"] = _convert(source, arg.as_, forward=True).numpy().astype(np.float32)
+            if arg.arg in grad:
+                positions.append(index)
+        return arrays, positions
+
+    def reference_inputs(self, request: ProbeRequest, positions: list[int]) -> tuple[dict[str, torch.Tensor], dict[int, torch.Tensor]]:
+        """The generated inputs as float64 tensors, rebuilt from leaves in the student's
+        parametrization where the student got them (so reference gradients are w.r.t. what the
+        student received), and those leaves by position."""
+        generated = {name: array for name, array in request.inputs.items() if not name.startswith(("arg", "kw_"))}
+        inputs = {name: torch.tensor(array, dtype=torch.float64) for name, array in generated.items()}
+        leaves = {}
+        for index, arg in enumerate(self.student_args(generated)):
+            if arg.value is not None:
+                continue
+            leaf = torch.tensor(request.inputs[f"arg{index}"], dtype=torch.float64, requires_grad=index in positions)
+            leaves[index] = leaf
+            inputs[arg.source] = _convert(leaf, arg.as_, forward=False)
+        return inputs, leaves
+
+    def probe_config(self, positions: list[int], n_calls: int = 1, kwargs: Iterable[str] = ()) -> dict[str, Any]:
+        return {"function": locator_config(self.function), "name": self.name, "grad": positions,
+                "n_calls": n_calls, "kwargs": list(kwargs), "pack": self.pack, "output": self.output}
+
+
+def _convert(value: torch.Tensor, parametrization: str | None, forward: bool) -> torch.Tensor:
+    """The reference's input in the student's ``parametrization`` (``forward``) or back."""
+    if parametrization is None:
+        return value
+    if parametrization in SCALE_PARAMS:
+        return parametrize.from_logvar(value, parametrization) if forward else parametrize.to_logvar(value, parametrization)
+    if forward:
+        return parametrize.from_probabilities(value.clamp(1e-6, 1 - 1e-6), parametrization)
+    return parametrize.to_probabilities(value, parametrization)
+
+
 @register
-class FunctionCheck(CheckSpec):
+class FunctionCheck(StudentCall):
     """A student function against a reference function on generated inputs, with gradients.
 
     Every case calls the student's function on fresh inputs; the output must match the
     reference (computed in float64 in the grader) within ``rtol``/``atol``, have
     ``output_shape``, and the gradients of ``output.sum()`` w.r.t. ``grad`` must match too.
+    ``reference_options`` are keyword arguments of the reference itself (``reduction: sum``
+    for a loss the handout sums over the batch). A reference that takes ``beta`` while the
+    check passes none is evaluated at its default, beta = 1, and the message says so.
     """
 
     type: Literal["function"] = "function"
-    function: str
     reference: Literal[tuple(REFERENCE_FUNCTIONS)]
+    reference_options: dict[str, str | float] = Field(default_factory=dict)
     args: dict[str, InputSpec]
     kwargs: dict[str, InputSpec] = Field(default_factory=dict)
     cases: list[dict[str, int | float]] = Field(min_length=1)
@@ -105,16 +192,27 @@ class FunctionCheck(CheckSpec):
         for index, case in enumerate(self.cases):
             if needed - set(case):
                 raise ValueError(f"case {index} lacks {sorted(needed - set(case))}")
+        self.check_call(self.args)
+        parameters = inspect.signature(REFERENCE_FUNCTIONS[self.reference]).parameters
+        unknown = [name for name in [*self.kwargs, *self.reference_options] if name not in parameters]
+        if unknown:
+            raise ValueError(f"{self.reference} takes no argument {unknown} (it takes {list(parameters)})")
         return self
+
+    @property
+    def default_beta(self) -> bool:
+        """True when the reference weighs a KL term by ``beta`` and the check passes none."""
+        return "beta" in inspect.signature(REFERENCE_FUNCTIONS[self.reference]).parameters and "beta" not in self.kwargs
 
     def probes(self, context: ProbeContext) -> list[ProbeRequest]:
         rng = self.rng(context.seed)
         requests = []
         for index, case in enumerate(self.cases):
-            inputs = {name: spec.generate(case, rng, context) for name, spec in {**self.args, **self.kwargs}.items()}
-            config = {"function": self.function, "args": list(self.args),
-                      "kwargs": {name: name for name in self.kwargs}, "grad": self.grad}
-            requests.append(ProbeRequest(f"{self.id}.case{index}", "call", config, inputs))
+            generated = {name: spec.generate(case, rng, context) for name, spec in self.args.items()}
+            keywords = {f"kw_{name}": spec.generate(case, rng, context) for name, spec in self.kwargs.items()}
+            arrays, positions = self.call_inputs(generated, self.grad)
+            config = self.probe_config(positions, kwargs=self.kwargs)
+            requests.append(ProbeRequest(f"{self.id}.case{index}", "call", config, {**generated, **keywords, **arrays}))
         return requests
 
     def evaluate(self, evidence: Evidence) -> Outcome:
@@ -125,7 +223,7 @@ class FunctionCheck(CheckSpec):
         for request, case in zip(requests, self.cases):
             output = evidence.output(request.key)
             if output.error:
-                return Outcome(0.0, f"`{self.function}` could not be called: {missing_message(output.error, evidence)}")
+                return Outcome(0.0, f"{self.name} could not be called: {missing_message(output.error, evidence)}")
             student = output.arrays["output"]
             expected, expected_grads = self._reference(request)
             shape = tuple(int(case[s]) if isinstance(s, str) else s for s in self.output_shape)
@@ -139,8 +237,8 @@ class FunctionCheck(CheckSpec):
             if student.shape != shape:
                 shapes_ok = False
                 notes.append(f"case {case}: output shape {tuple(student.shape)}, expected {shape}")
-            for name, grad in expected_grads.items():
-                got = output.arrays.get(f"grad_{name}")
+            for index, grad in expected_grads.items():
+                got, name = output.arrays.get(f"grad_{index}"), self.student_args(self.args)[index].describe()
                 if got is None:
                     grads_ok = False
                     notes.append(f"no gradient reaches `{name}` (is the output detached or computed in numpy?)")
@@ -150,23 +248,26 @@ class FunctionCheck(CheckSpec):
             cases.append(record)
         fraction = VALUE_SHARE * values_ok + (SHAPE_SHARE * shapes_ok + GRADIENT_SHARE * grads_ok) * values_ok
         if fraction == 1.0:
-            message = f"matches the reference on all {len(self.cases)} cases, with gradients"
+            message = f"matches the reference on all {len(self.cases)} cases" + (", with gradients" if self.grad else "")
         elif not values_ok:
             message = f"values differ from the reference: {notes[0]}"
         else:
             message = "values match the reference, but " + "; ".join(dict.fromkeys(notes))
+        if self.default_beta:
+            message += " (checked at beta = 1: the function takes no beta)"
         return Outcome(fraction, message, {"cases": cases, "problems": list(dict.fromkeys(notes))[:10],
-                                           "reference": self.reference})
+                                           "reference": self.reference, "call": [a.describe() for a in self.student_args(self.args)]})
 
-    def _reference(self, request: ProbeRequest) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        tensors = {name: torch.tensor(array, dtype=torch.float64, requires_grad=name in self.grad)
-                   for name, array in request.inputs.items()}
-        args = [tensors[name] for name in self.args]
-        kwargs = {name: float(tensors[name]) for name in self.kwargs}
-        output = REFERENCE_FUNCTIONS[self.reference](*args, **kwargs)
-        if self.grad:
+    def _reference(self, request: ProbeRequest) -> tuple[np.ndarray, dict[int, np.ndarray]]:
+        """The reference's output and its gradients w.r.t. the student's arguments, by position."""
+        positions = request.config["grad"]
+        inputs, leaves = self.reference_inputs(request, positions)
+        kwargs = {name: float(request.inputs[f"kw_{name}"]) for name in self.kwargs}
+        output = REFERENCE_FUNCTIONS[self.reference](*[inputs[name] for name in self.args], **kwargs,
+                                                     **self.reference_options)
+        if positions:
             output.sum().backward()
-        return output.detach().numpy(), {name: tensors[name].grad.numpy() for name in self.grad}
+        return output.detach().numpy(), {index: leaves[index].grad.numpy() for index in positions}
 
 
 def _first(array: np.ndarray) -> float | None:
@@ -183,19 +284,21 @@ DISTRIBUTION_SHARE, REPARAM_GRADIENT_SHARE, FRESH_NOISE_SHARE = 0.5, 0.3, 0.2
 
 
 @register
-class ReparameterizationCheck(CheckSpec):
-    """A Gaussian reparameterized sampler ``f(mu, logvar) -> z``.
+class ReparameterizationCheck(StudentCall):
+    """A Gaussian reparameterized sampler ``f(mu, scale) -> z``, the scale in the student's
+    parametrization (``call``, default ``[mu, logvar]``).
 
-    With mu ~ N(0, 1.5^2) and logvar ~ U(-3, 2) of shape (batch, dim):
+    With mu ~ N(0, 1.5^2) and logvar ~ U(-3, 2) of shape (batch, dim), converted to what the
+    student's function takes:
     - distribution: eps = (z - mu) / exp(logvar / 2) must pass a Kolmogorov-Smirnov test
       against N(0, 1) at level ``alpha`` (scipy.stats.kstest);
-    - gradients: d sum(z) / d mu = 1 and d sum(z) / d logvar = (z - mu) / 2, the pathwise
-      derivatives of z = mu + exp(logvar / 2) * eps (Kingma & Welling, 2014, Section 2.4);
+    - gradients: those of z = mu + exp(logvar / 2) * eps with eps held fixed (the pathwise
+      derivatives, Kingma & Welling, 2014, Section 2.4): d sum(z) / d mu = 1 and
+      d sum(z) / d logvar = (z - mu) / 2, taken w.r.t. the student's own parametrization;
     - fresh noise: a second call on the same inputs returns a different z.
     """
 
     type: Literal["reparameterization"] = "reparameterization"
-    function: str
     batch: int = Field(4096, ge=100)
     dim: int = Field(8, ge=1)
     alpha: float = Field(1e-3, gt=0, lt=1)
@@ -203,16 +306,21 @@ class ReparameterizationCheck(CheckSpec):
     def probes(self, context: ProbeContext) -> list[ProbeRequest]:
         rng = self.rng(context.seed)
         shape = (self.batch, self.dim)
-        inputs = {"mu": rng.normal(0, 1.5, shape).astype(np.float32),
-                  "logvar": rng.uniform(-3, 2, shape).astype(np.float32)}
-        config = {"function": self.function, "args": ["mu", "logvar"], "grad": ["mu", "logvar"], "n_calls": 2}
-        return [ProbeRequest(self.id, "call", config, inputs)]
+        generated = {"mu": rng.normal(0, 1.5, shape).astype(np.float32),
+                     "logvar": rng.uniform(-3, 2, shape).astype(np.float32)}
+        arrays, positions = self.call_inputs(generated, ["mu", "logvar"])
+        return [ProbeRequest(self.id, "call", self.probe_config(positions, n_calls=2), {**generated, **arrays})]
+
+    @model_validator(mode="after")
+    def _mu_and_scale(self) -> "ReparameterizationCheck":
+        self.check_call(["mu", "logvar"])
+        return self
 
     def evaluate(self, evidence: Evidence) -> Outcome:
         request = evidence.requests[self.id]
         output = evidence.output(request.key)
         if output.error:
-            return Outcome(0.0, f"`{self.function}` could not be called: {missing_message(output.error, evidence)}")
+            return Outcome(0.0, f"{self.name} could not be called: {missing_message(output.error, evidence)}")
         mu, logvar = (request.inputs[k].astype(np.float64) for k in ("mu", "logvar"))
         z = output.arrays["output"]
         if z.shape != mu.shape:
@@ -220,10 +328,11 @@ class ReparameterizationCheck(CheckSpec):
         eps = (z - mu) / np.exp(0.5 * logvar)
         ks = scipy.stats.kstest(eps.reshape(-1), "norm")
         distribution_ok = bool(np.isfinite(eps).all() and ks.pvalue >= self.alpha)
-        grad_mu, grad_logvar = output.arrays.get("grad_mu"), output.arrays.get("grad_logvar")
-        grads_ok = (grad_mu is not None and grad_logvar is not None
-                    and np.allclose(grad_mu, 1.0, atol=1e-4)
-                    and np.allclose(grad_logvar, 0.5 * (z - mu), rtol=1e-3, atol=1e-4))
+        expected = self._pathwise_gradients(request, eps)
+        got = {index: output.arrays.get(f"grad_{index}") for index in expected}
+        grad_missing = any(value is None for value in got.values()) or not expected
+        grads_ok = not grad_missing and all(
+            got[i].shape == grad.shape and np.allclose(got[i], grad, rtol=1e-3, atol=1e-4) for i, grad in expected.items())
         second = output.arrays.get("output_2")
         fresh_ok = second is not None and second.shape == z.shape and not np.allclose(second, z)
         fraction = DISTRIBUTION_SHARE * distribution_ok + REPARAM_GRADIENT_SHARE * grads_ok + FRESH_NOISE_SHARE * fresh_ok
@@ -233,10 +342,18 @@ class ReparameterizationCheck(CheckSpec):
                             f"KS p-value {ks.pvalue:.2g} < {self.alpha} (is exp(logvar) used as the std?)")
         if not grads_ok:
             problems.append("gradients are not those of mu + exp(logvar / 2) * eps"
-                            + (" (none reach mu or logvar)" if grad_mu is None or grad_logvar is None else ""))
+                            + (" (none reach mu or the scale)" if grad_missing else ""))
         if not fresh_ok:
             problems.append("two calls gave the same z: the noise must be drawn afresh each call")
         details = {"ks_statistic": float(ks.statistic), "ks_pvalue": float(ks.pvalue), "eps_std": float(np.std(eps)),
                    "eps_mean": float(np.mean(eps)), "gradients_ok": bool(grads_ok), "fresh_noise": bool(fresh_ok)}
         message = "; ".join(problems) or f"samples are N(mu, exp(logvar)) (KS p = {ks.pvalue:.2f}), gradients exact"
         return Outcome(fraction, message, details)
+
+    def _pathwise_gradients(self, request: ProbeRequest, eps: np.ndarray) -> dict[int, np.ndarray]:
+        """Gradients of sum(mu + exp(logvar / 2) * eps) w.r.t. the student's arguments, eps fixed."""
+        positions = request.config["grad"]
+        inputs, leaves = self.reference_inputs(request, positions)
+        z = inputs["mu"] + torch.exp(0.5 * inputs["logvar"]) * torch.from_numpy(np.nan_to_num(eps))
+        z.sum().backward()
+        return {index: leaves[index].grad.numpy() for index in positions if leaves[index].grad is not None}

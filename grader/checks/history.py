@@ -6,10 +6,11 @@ from typing import Literal
 
 import numpy as np
 import torch
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from grader.checks.base import Evidence, Outcome, ProbeContext, ProbeRequest, missing_message, register
-from grader.checks.model import ModelCheck, images_from
+from grader.checks.model import ModelCheck, images_from, posterior
+from grader.interface import Locator, describe_locator, locator_config
 from reference.kl import kl_normal_std
 from reference.losses import bernoulli_reconstruction
 
@@ -18,7 +19,10 @@ HISTORY_KEYS = ("loss", "recon", "kl")
 
 @register
 class TrainingHistoryCheck(ModelCheck):
-    """``history`` holds per-epoch lists ``loss``, ``recon``, ``kl`` (per-example training means, nats).
+    """The training history (``history``, a :data:`grader.interface.Locator`: a dict of
+    per-epoch lists, or a Keras ``History``) holds the total loss, the reconstruction term and
+    the KL term per epoch (per-example training means, nats), under the keys ``keys`` maps
+    the roles ``loss``, ``recon``, ``kl`` to (Keras: ``reconstruction_loss``, ``kl_loss``).
 
     Tests: all three present with one entry per epoch (the rubric parameter named by
     ``epochs_parameter``), finite, the loss lower at the end than at the start,
@@ -28,26 +32,35 @@ class TrainingHistoryCheck(ModelCheck):
     """
 
     type: Literal["training_history"] = "training_history"
-    name: str = "history"
+    history: Locator = "history"
+    keys: dict[Literal[HISTORY_KEYS], str] = Field(default_factory=lambda: {key: key for key in HISTORY_KEYS})
     epochs_parameter: str = "epochs"
     beta: float = Field(1.0, ge=0)
     tolerance: float = Field(0.3, gt=0)
     train_images: int = Field(1000, ge=10, le=60000)
 
+    @model_validator(mode="after")
+    def _complete(self) -> "TrainingHistoryCheck":
+        locator_config(self.history)
+        if set(self.keys) != set(HISTORY_KEYS):
+            raise ValueError(f"keys must map each of {list(HISTORY_KEYS)} to the history's key")
+        return self
+
     def probes(self, context: ProbeContext) -> list[ProbeRequest]:
         picks = np.sort(self.rng(context.seed).choice(len(context.data.x_train), self.train_images, replace=False))
         images = (context.data.x_train[picks] / 255.0).astype(np.float32)[:, None]
-        return [ProbeRequest(f"{self.id}.history", "history", {"name": self.name, "keys": list(HISTORY_KEYS)}),
-                ProbeRequest(f"{self.id}.reconstruct", "reconstruct", {"model": self.model}, {"images": images})]
+        config = {"history": locator_config(self.history), "keys": self.keys}
+        return [ProbeRequest(f"{self.id}.history", "history", config),
+                self.model_request(f"{self.id}.reconstruct", "reconstruct", context, images)]
 
     def evaluate(self, evidence: Evidence) -> Outcome:
         output = evidence.output(f"{self.id}.history")
         if output.error:
             return Outcome(0.0, f"no training history: {missing_message(output.error, evidence)}")
         record = output.arrays
-        missing = [key for key in HISTORY_KEYS if key not in record]
+        missing = [self.keys[key] for key in HISTORY_KEYS if key not in record]
         if missing:
-            return Outcome(0.0, f"`{self.name}` lacks the keys {missing}")
+            return Outcome(0.0, f"the history {describe_locator(self.history)} lacks the keys {missing}")
         loss, recon, kl = (record[key].reshape(-1) for key in HISTORY_KEYS)
         epochs = evidence.context.parameters.get(self.epochs_parameter)
         tests = {
@@ -80,10 +93,11 @@ class TrainingHistoryCheck(ModelCheck):
         if output.error:
             return None
         x = evidence.requests[f"{self.id}.reconstruct"].inputs["images"]
-        x_hat, _ = images_from(output, "x_hat", len(x))
-        mu, logvar = output.arrays.get("mu"), output.arrays.get("logvar")
-        if x_hat is None or mu is None or logvar is None or mu.shape != logvar.shape or len(mu) != len(x):
+        x_hat, _ = images_from(output, "x_hat", len(x), evidence.context.model)
+        found = posterior(output, evidence.context.model)
+        if x_hat is None or found is None or found[0].shape != found[1].shape or len(found[0]) != len(x):
             return None
+        mu, logvar = found
         recon = bernoulli_reconstruction(torch.from_numpy(x).double(), torch.from_numpy(x_hat).double())
         kl = kl_normal_std(torch.from_numpy(mu).double(), torch.from_numpy(logvar).double())
         return {"recon": recon.mean().item(), "kl": kl.mean().item()}

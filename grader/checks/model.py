@@ -1,4 +1,9 @@
-"""Checks of the student's trained model: ``model_interface``, ``reconstruction``, ``sample_quality``."""
+"""Checks of the student's trained model: ``model_interface``, ``reconstruction``, ``sample_quality``.
+
+The model is reached as the rubric's ``model`` section says (:class:`grader.interface.ModelSpec`);
+the probe returns the encoder's (mu, scale) and the decoder's output raw, and
+:func:`posterior` and :func:`images_from` turn them into the reference's convention here.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +15,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from grader.checks.base import (CheckSpec, Evidence, Outcome, ProbeContext, ProbeOutput, ProbeRequest,
                                 linear_credit, missing_message, register)
+from grader.interface import ModelSpec, describe_locator
 from reference.classifier import classify
 from reference.metrics import SampleQuality, quality_from_classifier, reconstruction_bce
+from reference.parametrize import to_logvar, to_probabilities
 
 IMAGE_SHAPE = (1, 28, 28)
 
@@ -38,61 +45,102 @@ class Band(BaseModel):
 
 
 class ModelCheck(CheckSpec):
-    """Fields shared by checks that call the student's model."""
+    """A check that calls the student's model (as the rubric's ``model`` section says)."""
 
-    model: str = "model"
-    latent: str = "latent_dim"
+    def model_request(self, key: str, kind: str, context: ProbeContext, images: np.ndarray | None = None,
+                      **config: object) -> ProbeRequest:
+        """A probe request on the model; ``images`` (N, 1, 28, 28) go in the model's own layout."""
+        return ProbeRequest(key, kind, {**context.model.config(), **config}, {} if images is None else {"images": images})
 
 
-def images_from(output: ProbeOutput, name: str, count: int) -> tuple[np.ndarray | None, str]:
-    """Validate decoder output ``name`` as ``count`` images in [0, 1]; (images, "") or (None, why)."""
+def test_images(context: ProbeContext, rng: np.random.Generator, count: int, sort: bool = False) -> np.ndarray:
+    """``count`` test images of the rubric's data set chosen by ``rng``: (count, 1, 28, 28) float32 in [0, 1]."""
+    picks = rng.choice(len(context.data.x_test), count, replace=False)
+    return (context.data.x_test[np.sort(picks) if sort else picks] / 255.0).astype(np.float32)[:, None]
+
+
+def posterior(output: ProbeOutput, spec: ModelSpec, suffix: str = "") -> tuple[np.ndarray, np.ndarray] | None:
+    """(mu, logvar) float64 from the probe's ``mu``/``scale`` arrays, the scale converted from
+    the student's parametrization; None when either is missing."""
+    mu, scale = output.arrays.get(f"mu{suffix}"), output.arrays.get(f"scale{suffix}")
+    if mu is None or scale is None:
+        return None
+    with np.errstate(all="ignore"):
+        logvar = to_logvar(torch.from_numpy(scale.astype(np.float64)), spec.encode.scale).numpy()
+    return mu, logvar
+
+
+def images_from(output: ProbeOutput, name: str, count: int, spec: ModelSpec) -> tuple[np.ndarray | None, str]:
+    """Validate decoder output ``name`` as ``count`` images: ``count * 784`` values, Bernoulli
+    means in [0, 1] once logits (if the rubric says the decoder returns them) go through a
+    sigmoid. Returns (images (count, 1, 28, 28), "") or (None, why)."""
     array = output.arrays.get(name)
     if array is None:
         return None, f"the probe returned no `{name}`"
     if array.size != count * 784:
-        return None, f"decode returned shape {tuple(array.shape)}, expected ({count}, 1, 28, 28)"
+        return None, f"decode returned shape {tuple(array.shape)}, expected {(count, *spec.decoded_shape)}"
     if not np.isfinite(array).all():
         return None, "decode returned NaN or infinite values"
-    if array.min() < 0 or array.max() > 1:
-        return None, f"decode returned values in [{array.min():.3g}, {array.max():.3g}], not probabilities in [0, 1]"
-    return array.reshape(count, *IMAGE_SHAPE), ""
+    probs = to_probabilities(torch.from_numpy(array.astype(np.float64)), spec.decode.returns).numpy()
+    if probs.min() < 0 or probs.max() > 1:
+        return None, (f"decode returned values in [{array.min():.3g}, {array.max():.3g}], not probabilities in [0, 1]"
+                      " (logits? the rubric says the decoder returns probabilities)")
+    return probs.reshape(count, *IMAGE_SHAPE), ""
 
 
 @register
 class ModelInterfaceCheck(ModelCheck):
-    """``model`` is an nn.Module whose ``encode``/``decode`` have the handout's shapes and ranges."""
+    """The model's ``encode``/``decode`` (as the rubric's ``model`` section locates them) have
+    the declared shapes and ranges, and the latent size variable matches mu's width.
+
+    Tests: the objects are a framework model (torch.nn.Module, a Keras layer or model); encode
+    and decode are found; the latent size is a positive int; per batch size, mu and the scale
+    are (B, latent size) and finite, decode returns (B, *layout) and, once logits (if declared)
+    go through a sigmoid, probabilities in [0, 1]. Without a latent variable in the rubric,
+    mu's width stands for it.
+    """
 
     type: Literal["model_interface"] = "model_interface"
     batch_sizes: list[int] = Field(default_factory=lambda: [1, 7], min_length=1)
 
     def probes(self, context: ProbeContext) -> list[ProbeRequest]:
-        picks = self.rng(context.seed).choice(len(context.data.x_test), max(self.batch_sizes), replace=False)
-        images = (context.data.x_test[picks] / 255.0).astype(np.float32)[:, None]
-        config = {"model": self.model, "latent": self.latent, "batch_sizes": self.batch_sizes}
-        return [ProbeRequest(self.id, "interface", config, {"images": images})]
+        images = test_images(context, self.rng(context.seed), max(self.batch_sizes))
+        return [self.model_request(self.id, "interface", context, images, batch_sizes=self.batch_sizes)]
 
     def evaluate(self, evidence: Evidence) -> Outcome:
         output = evidence.output(self.id)
         if output.error:
             return Outcome(0.0, f"the model could not be inspected: {missing_message(output.error, evidence)}")
-        a = output.arrays
+        spec, a = evidence.context.model, output.arrays
+        if not a.get("found", False):
+            return Outcome(0.0, f"the model could not be found: {a.get('find_error', 'encode or decode is not callable')}")
         latent_dim = int(a["latent_dim"])
+        if spec.latent is None:  # no variable to check: mu's width is the latent size
+            latent_dim = next((a[f"mu_{s}"].shape[-1] for s in self.batch_sizes if f"mu_{s}" in a), -1)
+        parts = f"{describe_locator(spec.encode.call)} and {describe_locator(spec.decode.call)}"
+        framework = {"torch": "a torch.nn.Module", "tensorflow": "a Keras layer or model"}[evidence.context.framework]
         tests = {
-            f"`{self.model}` is a torch.nn.Module": bool(a["is_module"]),
-            "it has encode() and decode()": bool(a["has_encode"] and a["has_decode"]),
-            f"`{self.latent}` is a positive int": latent_dim > 0,
+            f"the model is {framework}": bool(a.get("is_model", False)),
+            f"{parts} are found": True,
+            f"`{spec.latent or 'the latent size'}` is a positive int": latent_dim > 0,
         }
+        layout = spec.decoded_shape
         for size in self.batch_sizes:
             if f"error_{size}" in a:
                 tests[f"batch of {size}: {a[f'error_{size}']}"] = False
                 continue
-            mu, logvar, x_hat = a[f"mu_{size}"], a[f"logvar_{size}"], a[f"x_hat_{size}"]
-            tests[f"batch of {size}: mu and logvar are ({size}, {latent_dim}), got {mu.shape} and {logvar.shape}"] = (
-                mu.shape == logvar.shape == (size, latent_dim))
-            tests[f"batch of {size}: mu and logvar are finite"] = bool(np.isfinite(mu).all() and np.isfinite(logvar).all())
-            tests[f"batch of {size}: decode gives ({size}, 1, 28, 28), got {x_hat.shape}"] = x_hat.shape == (size, *IMAGE_SHAPE)
-            tests[f"batch of {size}: decode gives probabilities in [0, 1]"] = bool(
-                np.isfinite(x_hat).all() and x_hat.min() >= 0 and x_hat.max() <= 1)
+            if f"mu_{size}" not in a:
+                continue
+            mu, scale, x_hat = a[f"mu_{size}"], a[f"scale_{size}"], a[f"x_hat_{size}"]
+            tests[f"batch of {size}: mu and {spec.encode.scale} are ({size}, {latent_dim}), got {mu.shape} and "
+                  f"{scale.shape}"] = mu.shape == scale.shape == (size, latent_dim)
+            tests[f"batch of {size}: mu and {spec.encode.scale} are finite"] = bool(
+                np.isfinite(mu).all() and np.isfinite(scale).all())
+            tests[f"batch of {size}: decode gives {(size, *layout)}, got {x_hat.shape}"] = x_hat.shape == (size, *layout)
+            probs = to_probabilities(torch.from_numpy(x_hat.astype(np.float64)), spec.decode.returns).numpy()
+            tests[f"batch of {size}: decode gives {spec.decode.returns}"
+                  + (" (a sigmoid of them in [0, 1])" if spec.decode.returns == "logits" else " in [0, 1]")] = bool(
+                np.isfinite(probs).all() and probs.min() >= 0 and probs.max() <= 1)
         failed = [name for name, ok in tests.items() if not ok]
         message = (f"all {len(tests)} interface tests pass (latent_dim = {latent_dim})" if not failed
                    else f"{len(failed)} of {len(tests)} interface tests fail: " + "; ".join(failed))
@@ -112,16 +160,15 @@ class ReconstructionCheck(ModelCheck):
     bce: Band
 
     def probes(self, context: ProbeContext) -> list[ProbeRequest]:
-        picks = np.sort(self.rng(context.seed).choice(len(context.data.x_test), self.images, replace=False))
-        images = (context.data.x_test[picks] / 255.0).astype(np.float32)[:, None]
-        return [ProbeRequest(self.id, "reconstruct", {"model": self.model}, {"images": images})]
+        images = test_images(context, self.rng(context.seed), self.images, sort=True)
+        return [self.model_request(self.id, "reconstruct", context, images)]
 
     def evaluate(self, evidence: Evidence) -> Outcome:
         output = evidence.output(self.id)
         if output.error:
             return Outcome(0.0, f"could not reconstruct: {missing_message(output.error, evidence)}")
         x = evidence.requests[self.id].inputs["images"]
-        x_hat, problem = images_from(output, "x_hat", len(x))
+        x_hat, problem = images_from(output, "x_hat", len(x), evidence.context.model)
         if x_hat is None:
             return Outcome(0.0, problem)
         bce = reconstruction_bce(torch.from_numpy(x).double(), torch.from_numpy(x_hat).double())
@@ -137,7 +184,8 @@ MetricName = Literal[tuple(SampleQuality.__dataclass_fields__)]
 
 @register
 class SampleQualityCheck(ModelCheck):
-    """Images decoded from z ~ N(0, I) (drawn from the grader's seed), judged by the MNIST classifier.
+    """Images decoded from z ~ N(0, I) (drawn from the grader's seed, as wide as the encoder's
+    mu), judged by the rubric's data set's classifier (:data:`reference.classifier.JUDGES`).
 
     Each metric listed earns ``credit`` by its :class:`Band`; the check's fraction is their mean.
     """
@@ -147,19 +195,20 @@ class SampleQualityCheck(ModelCheck):
     metrics: dict[MetricName, Band] = Field(min_length=1)
 
     def probes(self, context: ProbeContext) -> list[ProbeRequest]:
-        seed = int(self.rng(context.seed).integers(2**31))
-        config = {"model": self.model, "latent": self.latent, "n": self.samples, "seed": seed}
-        return [ProbeRequest(self.id, "decode_prior", config)]
+        rng = self.rng(context.seed)
+        seed = int(rng.integers(2**31))
+        return [self.model_request(self.id, "decode_prior", context, test_images(context, rng, 1), n=self.samples, seed=seed)]
 
     def evaluate(self, evidence: Evidence) -> Outcome:
         output = evidence.output(self.id)
         if output.error:
             return Outcome(0.0, f"could not decode prior samples: {missing_message(output.error, evidence)}")
-        samples, problem = images_from(output, "samples", self.samples)
+        samples, problem = images_from(output, "samples", self.samples, evidence.context.model)
         if samples is None:
             return Outcome(0.0, problem)
-        probs, features = classify(torch.from_numpy(samples).float())
-        quality = quality_from_classifier(probs, features).as_dict()
+        dataset = evidence.context.dataset
+        probs, features = classify(torch.from_numpy(samples).float(), dataset=dataset)
+        quality = quality_from_classifier(probs, features, dataset).as_dict()
         credits = {name: band.credit(quality[name]) for name, band in self.metrics.items()}
         weak = [f"{name} {quality[name]:.3g} (full credit at {self.metrics[name].pass_at:g})"
                 for name, credit in credits.items() if credit < 1]

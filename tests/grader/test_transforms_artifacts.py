@@ -13,22 +13,46 @@ from tests.conftest import ROOT
 HANDOUT = ROOT / "submissions" / "vae_mnist" / "handout.ipynb"
 
 
-def test_parameters_go_right_after_the_tagged_cell_and_seed_cell_first():
+SETUP = {"seed": 7, "threads": 1, "framework": "torch", "datasets": {}}
+
+
+def test_parameters_go_right_after_the_tagged_cell_and_setup_cell_first():
     nb = nbformat.read(HANDOUT, as_version=4)
-    seeded = transforms.inject_seed_cell(nb, seed=7, threads=1)
+    seeded = transforms.inject_setup_cell(nb, SETUP)
     prepared, found = transforms.inject_parameters(seeded, {"epochs": 2, "n_train": 500})
     assert found
-    assert "injected-seed" in prepared.cells[0].metadata.tags and "manual_seed(7)" in prepared.cells[0].source
+    assert "injected-setup" in prepared.cells[0].metadata.tags and "'seed': 7" in prepared.cells[0].source
     tagged = next(i for i, c in enumerate(prepared.cells) if "parameters" in c.metadata.get("tags", []))
     assert prepared.cells[tagged + 1].source.endswith("epochs = 2\nn_train = 500")
     assert len(prepared.cells) == len(nb.cells) + 2 and len(nb.cells) == len(nbformat.read(HANDOUT, as_version=4).cells)
 
 
 def test_missing_parameters_cell_is_reported_and_values_go_first():
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("epochs = 30")])
-    prepared, found = transforms.inject_parameters(transforms.inject_seed_cell(nb, 0, 1), {"epochs": 2})
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(1)")])
+    prepared, found = transforms.inject_parameters(transforms.inject_setup_cell(nb, SETUP), {"epochs": 2})
     assert not found
     assert [transforms.is_injected(c) for c in prepared.cells] == [True, True, False]
+
+
+def test_untagged_parameters_are_rewritten_where_the_notebook_sets_them():
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("# Training"),
+        nbformat.v4.new_code_cell("!pip install torchvision\nnum_epochs = 30  # as in the handout\nprint(num_epochs)"),
+        nbformat.v4.new_code_cell("def train(model, epochs=10):\n    pass\nhist = vae.fit(x, epochs=30, batch_size=128)"),
+    ])
+    prepared, tagged, rewrites = transforms.set_parameters(nb, {"epochs": 2}, {"epochs": 2, "num_epochs": 2},
+                                                           {("fit", "epochs"): 2})
+    assert not tagged and len(prepared.cells) == 3
+    assert prepared.cells[1].source == "!pip install torchvision\nnum_epochs = 2  # as in the handout\nprint(num_epochs)"
+    assert prepared.cells[2].source == "def train(model, epochs=2):\n    pass\nhist = vae.fit(x, epochs=2, batch_size=128)"
+    assert rewrites == ["cell 2, line 2: `num_epochs = ...` 30 -> 2", "cell 3, line 1: the default of `epochs` in `train` 10 -> 2",
+                        "cell 3, line 3: `fit(..., epochs=...)` 30 -> 2"]
+
+
+def test_untagged_notebook_without_the_names_gets_the_values_first():
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("for epoch in range(3): pass")])
+    prepared, tagged, rewrites = transforms.set_parameters(nb, {"epochs": 2}, {"epochs": 2}, {})
+    assert not tagged and rewrites == [] and prepared.cells[0].source.endswith("epochs = 2")
 
 
 def test_clear_outputs_removes_saved_outputs():

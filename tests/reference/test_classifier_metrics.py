@@ -28,7 +28,7 @@ def test_tampered_weights_are_refused(tmp_path, monkeypatch):
     tampered = tmp_path / "classifier.pt"
     shutil.copyfile(classifier.CLASSIFIER_WEIGHTS, tampered)
     tampered.write_bytes(tampered.read_bytes() + b"\0")
-    monkeypatch.setattr(classifier, "CLASSIFIER_WEIGHTS", tampered)
+    monkeypatch.setitem(classifier.JUDGES, "mnist", classifier.Judge("mnist", tampered, classifier.CLASSIFIER_SHA256))
     classifier.load_classifier.cache_clear()
     try:
         with pytest.raises(classifier.ClassifierError, match="sha256"):

@@ -1,0 +1,237 @@
+"""Where the student's objects live and in which convention: the rubric's side of the probe.
+
+A rubric describes the student's notebook as it is, and the probe (:mod:`grader.probe_kernel`)
+finds and calls the objects so described; every conversion between the student's convention
+and the reference's happens in the grader (:mod:`reference.parametrize`).
+
+- :data:`Locator`: where an object is, resolved in the kernel's global namespace:
+  a dotted path (``model.reparameterize``), a list of candidate paths (the first defined wins),
+  or ``{instance_of: VAE, attr: loss}`` (the object whose class is named ``VAE``, then its
+  attribute), or ``{new: Sampling}`` (a fresh instance of class ``Sampling``, made with no
+  arguments).
+- :class:`ModelSpec`: the trained model as the grader calls it: ``encode`` (a callable and which
+  of its outputs are the posterior mean and scale, by position, by key, or as the two halves of
+  one tensor), ``decode`` (a callable, an optional output selector, probabilities or logits),
+  the image layout the model takes and returns, and the name of the latent size, if any.
+- :class:`ArgSpec`: one positional argument of a student function: a generated input passed
+  as is or converted (``{arg: logvar, as: log_sigma}``), or a constant shaped like an input
+  (``{value: 0.0, like: mu}``).
+
+Each turns into a JSON-able config for the kernel with ``.config()``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from reference.parametrize import SCALE_PARAMS, DecoderOutput
+
+DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+#: Image layouts a model may take and return, without the batch axis.
+LAYOUTS = {"B,1,28,28": (1, 28, 28), "B,28,28": (28, 28), "B,784": (784,), "B,28,28,1": (28, 28, 1)}
+
+
+def _dotted(path: str) -> str:
+    if not DOTTED.match(path):
+        raise ValueError(f"{path!r} is not a dotted name such as `model.encode`")
+    return path
+
+
+class FoundBy(BaseModel):
+    """An object found by its class: ``instance_of`` (an existing instance, the last one
+    defined) or ``new`` (a fresh instance made with no arguments); then ``attr`` on it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    instance_of: str | None = None
+    new: str | None = None
+    attr: str | None = None
+
+    @model_validator(mode="after")
+    def _one_way(self) -> "FoundBy":
+        if (self.instance_of is None) == (self.new is None):
+            raise ValueError("give exactly one of `instance_of` (an existing object) or `new` (a fresh one)")
+        for name in (self.instance_of, self.new):
+            if name is not None and not IDENTIFIER.match(name):
+                raise ValueError(f"{name!r} is not a class name")
+        if self.attr is not None:
+            _dotted(self.attr)
+        return self
+
+
+Locator = Union[str, list[str], FoundBy]
+
+
+def locator_config(locator: Locator) -> dict[str, Any]:
+    """The kernel's form of a locator: ``{"paths": [...]}`` or ``{"instance_of"|"new": ..., "attr": ...}``.
+
+    Raises:
+        ValueError: a path is not a dotted name, or the candidate list is empty.
+    """
+    if isinstance(locator, FoundBy):
+        return locator.model_dump(exclude_none=True)
+    paths = [locator] if isinstance(locator, str) else list(locator)
+    if not paths:
+        raise ValueError("an empty list of candidate names")
+    return {"paths": [_dotted(path) for path in paths]}
+
+
+def describe_locator(locator: Locator) -> str:
+    """How the feedback names a located object: `model.encode`, `loss_function` or `vae_loss`, ..."""
+    if isinstance(locator, FoundBy):
+        owner = f"an instance of {locator.instance_of}" if locator.instance_of else f"{locator.new}()"
+        return f"{owner}{'.' + locator.attr if locator.attr else ''}"
+    paths = [locator] if isinstance(locator, str) else locator
+    return " or ".join(f"`{path}`" for path in paths)
+
+
+Selector = Union[int, str, None]
+
+
+class EncodeSpec(BaseModel):
+    """How to get the posterior's (mu, scale) for a batch of images.
+
+    ``outputs``: a list naming the callable's outputs by position (``[mu, logvar]``,
+    ``[z_mean, z_log_var, z]`` as ``[mu, logvar, _]``; ``_`` is ignored), or a mapping from
+    role to key for a dict output (``{mu: mu, log_sigma: log_sigma}``), or ``split`` for one
+    tensor whose last axis holds mu then the scale (``.chunk(2, dim=-1)``). The scale's role
+    names its parametrization: ``logvar``, ``log_sigma``, ``sigma`` or ``var``.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    call: Locator = "model.encode"
+    outputs: list[str] | dict[str, str] | Literal["split"] = Field(default_factory=lambda: ["mu", "logvar"])
+    split_as: str = Field("logvar", description="the scale's parametrization when outputs is `split`")
+
+    @model_validator(mode="after")
+    def _roles(self) -> "EncodeSpec":
+        locator_config(self.call)
+        if self.outputs == "split":
+            if self.split_as not in SCALE_PARAMS:
+                raise ValueError(f"split_as must be one of {SCALE_PARAMS}")
+            return self
+        roles = [role for role in (self.outputs if isinstance(self.outputs, list) else list(self.outputs)) if role != "_"]
+        scales = [role for role in roles if role in SCALE_PARAMS]
+        unknown = [role for role in roles if role != "mu" and role not in SCALE_PARAMS and not role.startswith("_")]
+        if "mu" not in roles or len(scales) != 1:
+            raise ValueError(f"outputs must name `mu` and exactly one scale ({', '.join(SCALE_PARAMS)}); got {roles}")
+        if unknown and isinstance(self.outputs, dict):
+            raise ValueError(f"unknown roles {unknown}: name mu and one of {SCALE_PARAMS}")
+        return self
+
+    @property
+    def scale(self) -> str:
+        """The parametrization of the encoder's scale output."""
+        if self.outputs == "split":
+            return self.split_as
+        roles = self.outputs if isinstance(self.outputs, list) else list(self.outputs)
+        return next(role for role in roles if role in SCALE_PARAMS)
+
+    def config(self) -> dict[str, Any]:
+        if self.outputs == "split":
+            select: dict[str, Any] = {"split": True}
+        elif isinstance(self.outputs, list):
+            select = {"mu": self.outputs.index("mu"), "scale": self.outputs.index(self.scale)}
+        else:
+            select = {"mu": self.outputs["mu"], "scale": self.outputs[self.scale]}
+        return {"call": locator_config(self.call), "select": select}
+
+
+class DecodeSpec(BaseModel):
+    """How to decode a batch of latent codes: ``call`` on z (B, D), then ``output`` (a
+    position or key when it returns several things); ``returns`` says whether the values are
+    probabilities or logits."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    call: Locator = "model.decode"
+    output: Selector = None
+    returns: DecoderOutput = "probabilities"
+
+    @field_validator("call")
+    @classmethod
+    def _valid(cls, value: Locator) -> Locator:
+        locator_config(value)
+        return value
+
+    def config(self) -> dict[str, Any]:
+        return {"call": locator_config(self.call), "output": self.output}
+
+
+class ModelSpec(BaseModel):
+    """The student's trained model as the grader reaches it (rubric field ``model``).
+
+    ``layout``: the shape of one image as the model takes it and (``output_layout``, default the
+    same) as the decoder returns it: ``B,1,28,28`` (PyTorch), ``B,28,28``, ``B,784`` (flat MLPs)
+    or ``B,28,28,1`` (Keras). The grader sends its images in that layout and reads the decoder's
+    output in it. ``latent``: the notebook's name for the latent size (checked against the width
+    of mu), or None when it has none. ``inference``: objects put in inference mode before the
+    grader calls them (``eval()`` / ``training=False``); the owners of ``encode`` and ``decode``
+    always are.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    encode: EncodeSpec = Field(default_factory=EncodeSpec)
+    decode: DecodeSpec = Field(default_factory=DecodeSpec)
+    layout: Literal[tuple(LAYOUTS)] = "B,1,28,28"
+    output_layout: Literal[tuple(LAYOUTS)] | None = None
+    latent: str | None = "latent_dim"
+    inference: list[str] = Field(default_factory=list)
+
+    @field_validator("latent")
+    @classmethod
+    def _latent(cls, value: str | None) -> str | None:
+        return value if value is None else _dotted(value)
+
+    @field_validator("inference")
+    @classmethod
+    def _inference(cls, value: list[str]) -> list[str]:
+        return [_dotted(path) for path in value]
+
+    @property
+    def decoded_shape(self) -> tuple[int, ...]:
+        """One decoded image's shape in the student's layout."""
+        return LAYOUTS[self.output_layout or self.layout]
+
+    def config(self) -> dict[str, Any]:
+        return {"encode": self.encode.config(), "decode": self.decode.config(), "layout": list(LAYOUTS[self.layout]),
+                "latent": self.latent, "inference": self.inference}
+
+
+class ArgSpec(BaseModel):
+    """A positional argument of the student's function: the generated input ``arg`` in the
+    student's parametrization ``as`` (a scale: logvar, log_sigma, sigma, var; a decoder output:
+    probabilities, logits), or a constant ``value`` shaped like the input ``like``."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    arg: str | None = None
+    as_: str | None = Field(None, alias="as")
+    value: float | None = None
+    like: str | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> "ArgSpec":
+        if (self.arg is None) == (self.value is None):
+            raise ValueError("an argument is either `arg` (a generated input) or `value` (a constant)")
+        if self.value is not None and self.like is None:
+            raise ValueError("a constant argument needs `like`, the input whose shape it takes")
+        if self.as_ is not None and self.as_ not in SCALE_PARAMS + ("probabilities", "logits"):
+            raise ValueError(f"`as` must be one of {SCALE_PARAMS + ('probabilities', 'logits')}")
+        return self
+
+    @property
+    def source(self) -> str:
+        """The generated input this argument comes from."""
+        return self.arg if self.arg is not None else self.like  # type: ignore[return-value]
+
+    def describe(self) -> str:
+        if self.value is not None:
+            return f"{self.value:g} (shaped like {self.like})"
+        return self.arg if self.as_ is None else f"{self.arg} as {self.as_}"
