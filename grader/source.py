@@ -102,8 +102,9 @@ def apply_edits(cell_source: str, python: str, edits: list[Edit]) -> tuple[str, 
     for edit, first, _ in sorted(spans, key=lambda s: (s[0].node.lineno, s[0].node.col_offset), reverse=True):
         start = _offset(lines, first, edit.node.col_offset)
         end = _offset(lines, edit.node.end_lineno or first, edit.node.end_col_offset or 0)
-        notes.append(f"line {first}: {edit.what} {text[start:end]} -> {edit.text}")
-        text = text[:start] + edit.text + text[end:]
+        if text[start:end] != edit.text:
+            notes.append(f"line {first}: {edit.what} {text[start:end]} -> {edit.text}")
+            text = text[:start] + edit.text + text[end:]
     return text, notes[::-1]
 
 
