@@ -47,9 +47,10 @@ class FoundBy(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    instance_of: str | None = None
-    new: str | None = None
-    attr: str | None = None
+    instance_of: str | None = Field(None,
+        description='the class name of an existing object in the notebook (the last one defined wins)')
+    new: str | None = Field(None, description='the class name to make a fresh instance of, with no arguments')
+    attr: str | None = Field(None, description='a dotted attribute of that object (a method such as `loss`)')
 
     @model_validator(mode="after")
     def _one_way(self) -> "FoundBy":
@@ -104,8 +105,9 @@ class EncodeSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    call: Locator = "model.encode"
-    outputs: list[str] | dict[str, str] | Literal["split"] = Field(default_factory=lambda: ["mu", "logvar"])
+    call: Locator = Field("model.encode", description='the callable taking a batch of images (a locator)')
+    outputs: list[str] | dict[str, str] | Literal["split"] = Field(default_factory=lambda: ["mu", "logvar"],
+        description='which outputs are mu and the scale: by position, by dict key, or `split` (halves of one tensor)')
     split_as: str = Field("logvar", description="the scale's parametrization when outputs is `split`")
 
     @model_validator(mode="after")
@@ -118,10 +120,10 @@ class EncodeSpec(BaseModel):
         roles = [role for role in (self.outputs if isinstance(self.outputs, list) else list(self.outputs)) if role != "_"]
         scales = [role for role in roles if role in SCALE_PARAMS]
         unknown = [role for role in roles if role != "mu" and role not in SCALE_PARAMS and not role.startswith("_")]
-        if "mu" not in roles or len(scales) != 1:
-            raise ValueError(f"outputs must name `mu` and exactly one scale ({', '.join(SCALE_PARAMS)}); got {roles}")
         if unknown and isinstance(self.outputs, dict):
             raise ValueError(f"unknown roles {unknown}: name mu and one of {SCALE_PARAMS}")
+        if "mu" not in roles or len(scales) != 1:
+            raise ValueError(f"outputs must name `mu` and exactly one scale ({', '.join(SCALE_PARAMS)}); got {roles}")
         return self
 
     @property
@@ -149,9 +151,9 @@ class DecodeSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    call: Locator = "model.decode"
-    output: Selector = None
-    returns: DecoderOutput = "probabilities"
+    call: Locator = Field("model.decode", description='the callable taking a batch of latent codes (a locator)')
+    output: Selector = Field(None, description='the position or key of the images when it returns several things')
+    returns: DecoderOutput = Field("probabilities", description='whether the decoder returns Bernoulli means or their logits')
 
     @field_validator("call")
     @classmethod
@@ -177,12 +179,13 @@ class ModelSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    encode: EncodeSpec = Field(default_factory=EncodeSpec)
-    decode: DecodeSpec = Field(default_factory=DecodeSpec)
-    layout: Literal[tuple(LAYOUTS)] = "B,1,28,28"
-    output_layout: Literal[tuple(LAYOUTS)] | None = None
-    latent: str | None = "latent_dim"
-    inference: list[str] = Field(default_factory=list)
+    encode: EncodeSpec = Field(default_factory=EncodeSpec, description="how to get the posterior's mu and scale")
+    decode: DecodeSpec = Field(default_factory=DecodeSpec, description='how to decode latent codes')
+    layout: Literal[tuple(LAYOUTS)] = Field("B,1,28,28", description='the image layout the model takes')
+    output_layout: Literal[tuple(LAYOUTS)] | None = Field(None, description='the layout the decoder returns (default: layout)')
+    latent: str | None = Field("latent_dim", description="the notebook's name for the latent size (null: mu's width)")
+    inference: list[str] = Field(default_factory=list,
+        description='more objects to put in inference mode (eval(), training=False) before calls')
 
     @field_validator("latent")
     @classmethod
@@ -211,10 +214,10 @@ class ArgSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    arg: str | None = None
-    as_: str | None = Field(None, alias="as")
-    value: float | None = None
-    like: str | None = None
+    arg: str | None = Field(None, description="a generated input, passed in the student's parametrization")
+    as_: str | None = Field(None, alias="as", description="the student's parametrization of it")
+    value: float | None = Field(None, description='a constant instead of an input')
+    like: str | None = Field(None, description='the input whose shape the constant takes')
 
     @model_validator(mode="after")
     def _one_kind(self) -> "ArgSpec":

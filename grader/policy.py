@@ -17,9 +17,9 @@ class ExecutionPolicy(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    cell_timeout: float = Field(300.0, gt=0)
-    notebook_timeout: float = Field(900.0, gt=0)
-    kernel_name: str = "python3"
+    cell_timeout: float = Field(300.0, gt=0, description='seconds one cell may run')
+    notebook_timeout: float = Field(900.0, gt=0, description='seconds the whole notebook may run')
+    kernel_name: str = Field("python3", description="the Jupyter kernel spec (its Python is replaced by the kernel environment's)")
     threads: int = Field(1, ge=1, description="torch/OpenMP threads in the kernel; fixed for reproducibility")
     cpu_seconds: float | None = Field(None, gt=0, description="CPU time of the kernel process; "
                                                                "default notebook_timeout x max(threads, 2)")

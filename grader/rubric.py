@@ -43,7 +43,7 @@ class Parameter(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    value: Scalar
+    value: Scalar = Field(description='the value set at grading time')
     names: list[str] = Field(default_factory=list, description="other variable names for it (num_epochs, EPOCHS)")
     keywords: list[str] = Field(default_factory=list, description="call keywords as function.keyword (fit.epochs)")
 
@@ -81,20 +81,24 @@ class Rubric(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(pattern=r"^[a-z][a-z0-9_-]*$")
-    title: str
-    seed: int = 0
+    name: str = Field(pattern=r"^[a-z][a-z0-9_-]*$", description="the assignment's id: lower case, digits, _ and -")
+    title: str = Field(description="the assignment's title, shown on every feedback page")
+    seed: int = Field(0, description='seeds the kernel (random, numpy, the framework) and every input the grader generates')
     framework: Literal["torch", "tensorflow"] = Field("torch", description="the notebook's deep-learning framework")
     dataset: Literal[tuple(DATASETS)] = Field("mnist", description="the data set served and judged")
-    data: DataSpec = Field(default_factory=DataSpec)
-    model: ModelSpec = Field(default_factory=ModelSpec)
-    parameters: dict[str, Union[Scalar, Parameter]] = Field(default_factory=dict)
-    environment: KernelEnvironment = Field(default_factory=KernelEnvironment)
+    data: DataSpec = Field(default_factory=DataSpec, description="how the data sets are served to the notebook's loaders")
+    model: ModelSpec = Field(default_factory=ModelSpec,
+        description='where the trained model is and how it is called (encode, decode, layout, latent size)')
+    parameters: dict[str, Union[Scalar, Parameter]] = Field(default_factory=dict,
+        description='grading parameters: a value, or {value, names, keywords} for notebooks without a `parameters` tag')
+    environment: KernelEnvironment = Field(default_factory=KernelEnvironment,
+        description="the kernel's packages beyond the grader's own")
     files: list[str] = Field(default_factory=list, description="handout files beside the rubric, copied read-only "
                                                                  "into every working directory")
-    execution: ExecutionPolicy = Field(default_factory=ExecutionPolicy)
-    checks: list[CheckEntry] = Field(default_factory=list)
-    report: ReportSpec | None = None
+    execution: ExecutionPolicy = Field(default_factory=ExecutionPolicy,
+        description='time, memory and process limits of one notebook run')
+    checks: list[CheckEntry] = Field(default_factory=list, description='the notebook checks, each a registered type (below)')
+    report: ReportSpec | None = Field(None, description="the written questions (see the README's 'Written answers and reports')")
     _sha256: str = PrivateAttr("")
     _folder: Path = PrivateAttr(Path("."))
 
@@ -157,7 +161,8 @@ def load_rubric(path: str | Path) -> Rubric:
     try:
         rubric = Rubric.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
+        # a union's every branch reports; a type mismatch of another branch is the least telling
+        first = min(exc.errors(), key=lambda error: error["type"].endswith("_type") or error["type"] == "is_instance_of")
         loc = [str(part) for part in first["loc"]]
         line = _line_for(loc + (["type"] if first["type"] == "union_tag_invalid" else []), lines)
         more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""

@@ -41,9 +41,9 @@ class CheckSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    id: str = Field(pattern=r"^[a-z][a-z0-9_.-]*$")
-    title: str
-    points: float = Field(gt=0)
+    id: str = Field(pattern=r"^[a-z][a-z0-9_.-]*$", description="the check's id in results and overrides: lower case, digits, _ . -")
+    title: str = Field(description='shown in the feedback')
+    points: float = Field(gt=0, description='the most the check can award')
     type: str
     needs_kernel: ClassVar[bool] = True
 

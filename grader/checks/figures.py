@@ -27,11 +27,11 @@ class FigureSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    title: str
-    tag: str | None = None
-    heading: str | None = None
-    comment: str | None = None
-    after: str | None = None
+    title: str = Field(description='what the figure shows, in the feedback')
+    tag: str | None = Field(None, description='a cell tag')
+    heading: str | None = Field(None, description='a Markdown heading pattern')
+    comment: str | None = Field(None, description='a code comment pattern')
+    after: str | None = Field(None, description='a Markdown pattern: any code cell after it')
 
     @model_validator(mode="after")
     def _some_way(self) -> "FigureSpec":
@@ -88,7 +88,7 @@ class FiguresCheck(CheckSpec):
     the saved file's)."""
 
     type: Literal["figures"] = "figures"
-    required: list[FigureSpec] = Field(min_length=1)
+    required: list[FigureSpec] = Field(min_length=1, description='the figures the handout asks for')
     needs_kernel: ClassVar[bool] = False
 
     def evaluate(self, evidence: Evidence) -> Outcome:

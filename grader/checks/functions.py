@@ -42,12 +42,12 @@ class InputSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    dist: Literal["normal", "uniform", "test_images", "mnist_test", "case"]
-    shape: list[int | str] = Field(default_factory=list)
-    scale: float = Field(1.0, gt=0)
-    low: float = 0.0
-    high: float = 1.0
-    key: str | None = None
+    dist: Literal["normal", "uniform", "test_images", "mnist_test", "case"] = Field(description='how the values are drawn')
+    shape: list[int | str] = Field(default_factory=list, description='dimensions: integers or case variables (B, D)')
+    scale: float = Field(1.0, gt=0, description='standard deviation of `normal`')
+    low: float = Field(0.0, description='lower bound of `uniform`')
+    high: float = Field(1.0, description='upper bound of `uniform`')
+    key: str | None = Field(None, description='the case variable holding the value of `case`')
 
     @model_validator(mode="after")
     def _complete(self) -> "InputSpec":
@@ -86,10 +86,11 @@ class StudentCall(CheckSpec):
     as one list (``pack``, as a Keras layer takes ``[z_mean, z_log_var]``), and which output
     is the result when it returns several (``output``: a position or a key)."""
 
-    function: Locator
-    call: list[str | ArgSpec] | None = None
-    pack: bool = False
-    output: Selector = None
+    function: Locator = Field(description='where the function is: a dotted path, candidate names, {instance_of, attr} or {new}')
+    call: list[str | ArgSpec] | None = Field(None,
+        description="the student's positional arguments in order: input names or {arg, as} / {value, like}")
+    pack: bool = Field(False, description='pass the arguments as one list (a Keras layer taking [z_mean, z_log_var])')
+    output: Selector = Field(None, description='the position or key of the result when the function returns several things')
 
     @field_validator("function")
     @classmethod
@@ -171,15 +172,16 @@ class FunctionCheck(StudentCall):
     """
 
     type: Literal["function"] = "function"
-    reference: Literal[tuple(REFERENCE_FUNCTIONS)]
-    reference_options: dict[str, str | float] = Field(default_factory=dict)
-    args: dict[str, InputSpec]
-    kwargs: dict[str, InputSpec] = Field(default_factory=dict)
-    cases: list[dict[str, int | float]] = Field(min_length=1)
-    output_shape: list[int | str]
-    grad: list[str] = Field(default_factory=list)
-    rtol: float = Field(1e-4, gt=0)
-    atol: float = Field(1e-4, ge=0)
+    reference: Literal[tuple(REFERENCE_FUNCTIONS)] = Field(description='the reference function (reference/kl.py, reference/losses.py)')
+    reference_options: dict[str, str | float] = Field(default_factory=dict,
+        description='keyword arguments of the reference itself, e.g. reduction: sum')
+    args: dict[str, InputSpec] = Field(description="the generated inputs, named as the reference's parameters, in its order")
+    kwargs: dict[str, InputSpec] = Field(default_factory=dict, description='keyword arguments passed by name to both (beta)')
+    cases: list[dict[str, int | float]] = Field(min_length=1, description='one call per case: the values of the case variables')
+    output_shape: list[int | str] = Field(description='the expected output shape, with case variables')
+    grad: list[str] = Field(default_factory=list, description="inputs whose gradients of output.sum() must match the reference's")
+    rtol: float = Field(1e-4, gt=0, description='relative tolerance of values')
+    atol: float = Field(1e-4, ge=0, description='absolute tolerance of values')
 
     @model_validator(mode="after")
     def _consistent(self) -> "FunctionCheck":
@@ -299,9 +301,9 @@ class ReparameterizationCheck(StudentCall):
     """
 
     type: Literal["reparameterization"] = "reparameterization"
-    batch: int = Field(4096, ge=100)
-    dim: int = Field(8, ge=1)
-    alpha: float = Field(1e-3, gt=0, lt=1)
+    batch: int = Field(4096, ge=100, description='rows of mu and logvar drawn')
+    dim: int = Field(8, ge=1, description='latent dimensions drawn')
+    alpha: float = Field(1e-3, gt=0, lt=1, description='level of the Kolmogorov-Smirnov test')
 
     def probes(self, context: ProbeContext) -> list[ProbeRequest]:
         rng = self.rng(context.seed)

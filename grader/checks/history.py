@@ -32,12 +32,13 @@ class TrainingHistoryCheck(ModelCheck):
     """
 
     type: Literal["training_history"] = "training_history"
-    history: Locator = "history"
-    keys: dict[Literal[HISTORY_KEYS], str] = Field(default_factory=lambda: {key: key for key in HISTORY_KEYS})
-    epochs_parameter: str = "epochs"
-    beta: float = Field(1.0, ge=0)
-    tolerance: float = Field(0.3, gt=0)
-    train_images: int = Field(1000, ge=10, le=60000)
+    history: Locator = Field("history", description='where the history is: a dict of lists or a Keras History (a locator)')
+    keys: dict[Literal[HISTORY_KEYS], str] = Field(default_factory=lambda: {key: key for key in HISTORY_KEYS},
+        description="the history's key for each role: loss, recon, kl")
+    epochs_parameter: str = Field("epochs", description='the grading parameter holding the number of epochs')
+    beta: float = Field(1.0, ge=0, description='the KL weight in loss = recon + beta * kl')
+    tolerance: float = Field(0.3, gt=0, description="relative gap allowed between the last epoch and the final model's own losses")
+    train_images: int = Field(1000, ge=10, le=60000, description='training images the final model is measured on')
 
     @model_validator(mode="after")
     def _complete(self) -> "TrainingHistoryCheck":

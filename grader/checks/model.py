@@ -31,8 +31,8 @@ class Band(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    pass_at: float
-    fail_at: float
+    pass_at: float = Field(description='full credit at or beyond this value')
+    fail_at: float = Field(description='no credit at or beyond this value')
 
     @model_validator(mode="after")
     def _distinct(self) -> "Band":
@@ -101,7 +101,7 @@ class ModelInterfaceCheck(ModelCheck):
     """
 
     type: Literal["model_interface"] = "model_interface"
-    batch_sizes: list[int] = Field(default_factory=lambda: [1, 7], min_length=1)
+    batch_sizes: list[int] = Field(default_factory=lambda: [1, 7], min_length=1, description='batch sizes to encode and decode')
 
     def probes(self, context: ProbeContext) -> list[ProbeRequest]:
         images = test_images(context, self.rng(context.seed), max(self.batch_sizes))
@@ -156,8 +156,8 @@ class ReconstructionCheck(ModelCheck):
     """
 
     type: Literal["reconstruction"] = "reconstruction"
-    images: int = Field(1000, ge=10, le=10000)
-    bce: Band
+    images: int = Field(1000, ge=10, le=10000, description='held-out test images reconstructed')
+    bce: Band = Field(description='credit by BCE in nats per image')
 
     def probes(self, context: ProbeContext) -> list[ProbeRequest]:
         images = test_images(context, self.rng(context.seed), self.images, sort=True)
@@ -191,8 +191,8 @@ class SampleQualityCheck(ModelCheck):
     """
 
     type: Literal["sample_quality"] = "sample_quality"
-    samples: int = Field(1000, ge=100, le=10000)
-    metrics: dict[MetricName, Band] = Field(min_length=1)
+    samples: int = Field(1000, ge=100, le=10000, description='images decoded from the prior')
+    metrics: dict[MetricName, Band] = Field(min_length=1, description="credit by each metric; the check's fraction is their mean")
 
     def probes(self, context: ProbeContext) -> list[ProbeRequest]:
         rng = self.rng(context.seed)

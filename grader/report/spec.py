@@ -40,11 +40,11 @@ class Locate(_Strict):
     label of another question, a match of ``end``, or the end of the document.
     """
 
-    label: str | None = None
-    tag: str | None = None
-    after: str | None = None
-    answer: str | None = None
-    end: str | None = None
+    label: str | None = Field(None, description="pattern of the question's label or heading")
+    tag: str | None = Field(None, description='a notebook cell tag holding the answer')
+    after: str | None = Field(None, description='start looking after this pattern')
+    answer: str | None = Field(None, description='a marker after the label where the answer starts (Answer:)')
+    end: str | None = Field(None, description='a pattern that ends the answer')
     headings: bool = Field(True, description="a Markdown heading ends the answer")
 
     _patterns = field_validator("label", "after", "answer", "end")(lambda v: v if v is None else _compile(v))
@@ -57,22 +57,22 @@ class Locate(_Strict):
 
 
 class Aspect(_Strict):
-    points: float = Field(gt=0)
+    points: float = Field(gt=0, description='points of this aspect')
 
 
 class WordLimit(Aspect):
     """``points`` are lost when the answer has more than ``limit`` words (+ ``grace``)."""
 
-    limit: int = Field(gt=0)
-    grace: int = Field(0, ge=0)
+    limit: int = Field(gt=0, description='most words allowed')
+    grace: int = Field(0, ge=0, description='words over the limit before losing points')
 
 
 class Concept(_Strict):
     """A required idea: found when any of ``patterns`` matches the answer's prose."""
 
-    name: str
-    patterns: list[str] = Field(min_length=1)
-    points: float = Field(gt=0)
+    name: str = Field(description='the idea, as the feedback names it')
+    patterns: list[str] = Field(min_length=1, description='alternative patterns that show it')
+    points: float = Field(gt=0, description='points for it')
 
     _compiled = field_validator("patterns")(lambda v: [_compile(p) for p in v])
 
@@ -82,15 +82,15 @@ class References(Aspect):
     with ``section: true`` a references section (a ``References``/``Bibliography`` heading)
     must exist in the document as well."""
 
-    minimum: int = Field(1, ge=1)
-    section: bool = False
+    minimum: int = Field(1, ge=1, description='citations needed')
+    section: bool = Field(False, description='a references section is required')
 
 
 class Figures(Aspect):
     """At least ``minimum`` images in or next to the answer (notebook image outputs, Markdown
     images, images drawn on the PDF pages the answer spans)."""
 
-    minimum: int = Field(1, ge=1)
+    minimum: int = Field(1, ge=1, description='images needed in or next to the answer')
 
 
 class Formula(_Strict):
@@ -103,12 +103,12 @@ class Formula(_Strict):
     a piecewise inverse CDF.
     """
 
-    name: str
-    reference: str
-    symbols: dict[str, str] = Field(min_length=1)
-    lhs: str | None = None
-    domain: dict[str, tuple[float, float]] = Field(default_factory=dict)
-    points: float = Field(gt=0)
+    name: str = Field(description='what the formula is, in the feedback')
+    reference: str = Field(description='the reference closed form it is compared with')
+    symbols: dict[str, str] = Field(min_length=1, description="the student's symbols mapped to the reference's parameters")
+    lhs: str | None = Field(None, description='pattern of the left-hand side to pick the equation')
+    domain: dict[str, tuple[float, float]] = Field(default_factory=dict, description='ranges of the random points per parameter')
+    points: float = Field(gt=0, description='points for it')
 
     _lhs = field_validator("lhs")(lambda v: v if v is None else _compile(v))
 
@@ -133,12 +133,12 @@ class ClaimedNumber(_Strict):
     (relative) or within the rounding of the quoted number, whichever is larger.
     """
 
-    name: str
-    claim: str
-    output: str
-    which: Literal["first", "last"] = "last"
-    tolerance: float = Field(0.01, ge=0)
-    points: float = Field(gt=0)
+    name: str = Field(description='what the number is')
+    claim: str = Field(description='pattern capturing the number in the answer')
+    output: str = Field(description="pattern capturing it in the notebook's outputs")
+    which: Literal["first", "last"] = Field("last", description='the first or last match in the outputs')
+    tolerance: float = Field(0.01, ge=0, description='relative tolerance')
+    points: float = Field(gt=0, description='points for it')
 
     _patterns = field_validator("claim", "output")(lambda v: _one_group(_compile(v)))
 
@@ -152,16 +152,16 @@ def _one_group(pattern: str) -> str:
 class Question(_Strict):
     """One written question and the aspects of its answer the rubric checks."""
 
-    id: str = Field(pattern=r"^[a-z][a-z0-9_-]*$")
-    title: str
-    locate: Locate
-    answered: Aspect | None = None
-    words: WordLimit | None = None
-    concepts: list[Concept] = Field(default_factory=list)
-    references: References | None = None
-    figures: Figures | None = None
-    formulas: list[Formula] = Field(default_factory=list)
-    numbers: list[ClaimedNumber] = Field(default_factory=list)
+    id: str = Field(pattern=r"^[a-z][a-z0-9_-]*$", description="the question's id in check ids (report.<id>.<aspect>)")
+    title: str = Field(description='the question, as the feedback names it')
+    locate: Locate = Field(description='where the answer is')
+    answered: Aspect | None = Field(None, description='points for an answer being there')
+    words: WordLimit | None = Field(None, description='a word limit')
+    concepts: list[Concept] = Field(default_factory=list, description='ideas the answer should contain')
+    references: References | None = Field(None, description='citations required')
+    figures: Figures | None = Field(None, description='images required')
+    formulas: list[Formula] = Field(default_factory=list, description='formulas compared with the reference')
+    numbers: list[ClaimedNumber] = Field(default_factory=list, description="numbers compared with the notebook's outputs")
 
     def check_id(self, aspect: str) -> str:
         return f"report.{self.id}.{aspect}"
@@ -185,9 +185,9 @@ class ReportSpec(_Strict):
     the submission's name) in the submission's folder; ``auto``: the file if there is one, else
     the notebook."""
 
-    source: Literal["auto", "notebook", "file"] = "auto"
-    file: str = "{name}.*"
-    questions: list[Question] = Field(min_length=1)
+    source: Literal["auto", "notebook", "file"] = Field("auto", description='where answers are read: auto, notebook or file')
+    file: str = Field("{name}.*", description="glob of the report file; {name} is the submission's name")
+    questions: list[Question] = Field(min_length=1, description='the written questions')
 
     @model_validator(mode="after")
     def _unique(self) -> "ReportSpec":

@@ -80,3 +80,15 @@ def test_colab_and_gpu_notebook_is_shimmed_and_says_so(graded):
     assert result.environment["kernel_packages"] == ["torch==2.14.1", "torchvision==0.29.1"]
     html = (out / "torchvision_fashion_colab" / "torchvision_fashion_colab" / "feedback.html").read_text()
     assert "How your notebook was run" in html
+
+
+def test_a_package_the_environment_lacks_is_the_environments_gap_not_a_zero(tmp_path):
+    import nbformat
+
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import seaborn as sns\nnum_epochs = 1")])
+    nbformat.write(notebook, tmp_path / "uses_seaborn.ipynb")
+    code = main(["grade", str(tmp_path / "uses_seaborn.ipynb"), "--rubric", str(RUBRICS / "torch_variance_method.yaml"),
+                 "--out", str(tmp_path / "out")])
+    result = api.load_result(tmp_path / "out" / "uses_seaborn")
+    assert code == 1 and result.status == "error"
+    assert "lacks the package `seaborn`" in result.error and "environment: packages:" in result.error

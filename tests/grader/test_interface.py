@@ -1,0 +1,92 @@
+"""The rubric's description of a notebook (where objects are, their conventions, parameters,
+environment, files) is validated at load, with the file and line of the first problem."""
+
+from pathlib import Path
+
+import pytest
+
+from grader.checks.functions import FunctionCheck, ReparameterizationCheck
+from grader.checks.base import ProbeContext
+from grader.errors import RubricError
+from grader.interface import ArgSpec, EncodeSpec, FoundBy, ModelSpec, locator_config
+from grader.rubric import load_rubric
+from tests.conftest import ROOT
+
+SHAPES = ROOT / "rubrics" / "shapes"
+
+
+def mutated(tmp_path: Path, rubric: str, old: str, new: str) -> Path:
+    text = (SHAPES / rubric).read_text()
+    assert old in text
+    path = tmp_path / rubric
+    path.write_text(text.replace(old, new, 1))
+    for name in ("files",):
+        if (SHAPES / name).exists() and not (tmp_path / name).exists():
+            (tmp_path / name).symlink_to(SHAPES / name)
+    return path
+
+
+@pytest.mark.parametrize("rubric, old, new, message", [
+    ("csci566_dict_forward.yaml", "outputs: {mu: mu, log_sigma: log_sigma}", "outputs: {mu: mu, log_sd: log_sigma}",
+     "unknown roles ['log_sd']"),
+    ("csci566_dict_forward.yaml", "{arg: logvar, as: log_sigma}, prior_mu", "{arg: logvar, as: std}, prior_mu",
+     "`as` must be one of"),
+    ("csci566_dict_forward.yaml", "{arg: logvar, as: log_sigma}, prior_mu", "{arg: log_var, as: log_sigma}, prior_mu",
+     "call names ['log_var']"),
+    ("csci566_dict_forward.yaml", "function: vae_model.reparameterize", "function: vae_model..reparameterize",
+     "is not a dotted name"),
+    ("torch_chunk_logits.yaml", "returns: logits", "returns: logit", "Input should be 'probabilities' or 'logits'"),
+    ("torch_encoder_decoder_sigma.yaml", "layout: B,28,28", "layout: B,28,28,3", "Input should be"),
+    ("pytorch_examples_loss_function.yaml", "reference_options: {reduction: sum}", "reference_options: {reduce: sum}",
+     "negative_elbo takes no argument ['reduce']"),
+    ("torch_variance_method.yaml", "{instance_of: GaussianVAE, attr: kl}", "{instance_of: GaussianVAE, new: GaussianVAE}",
+     "exactly one of `instance_of`"),
+    ("keras_functional.yaml", "keywords: [fit.epochs]", "keywords: [fit]", "is not function.keyword"),
+    ("keras_functional.yaml", "framework: tensorflow", "framework: jax", "Input should be 'torch' or 'tensorflow'"),
+    ("tf_keras_subclassed.yaml", "dataset: fashion_mnist", "dataset: cifar10", "Input should be 'mnist' or 'fashion_mnist'"),
+    ("helpers_and_modules.yaml", "files/lab_utils.py", "files/lab_util.py", "is not a file beside the rubric"),
+    ("keras_functional.yaml", "keys: {loss: loss, recon: reconstruction_loss, kl: kl_loss}", "keys: {loss: loss}",
+     "keys must map each of"),
+    ("torchvision_fashion_colab.yaml", 'comment: "samples from the prior"', 'comment: "samples from (the prior"',
+     "is not a regular expression"),
+])
+def test_a_typo_is_reported_with_its_line(tmp_path, rubric, old, new, message):
+    path = mutated(tmp_path, rubric, old, new)
+    with pytest.raises(RubricError) as caught:
+        load_rubric(path)
+    assert message in str(caught.value)
+    first_line = new.splitlines()[0].strip()[:12]
+    lines = [i for i, text in enumerate(path.read_text().splitlines(), 1) if first_line in text]
+    # the offending line, or the start of the entry that a rule over several fields belongs to
+    assert caught.value.line is not None and any(0 <= line - caught.value.line <= 8 for line in lines), (caught.value, lines)
+
+
+def test_every_shipped_rubric_loads():
+    for path in [ROOT / "rubrics" / "vae_mnist.yaml", *SHAPES.glob("*.yaml")]:
+        assert load_rubric(path).max_score > 0, path
+
+
+def test_locators_and_outputs_become_the_kernels_config():
+    assert locator_config("model.encode") == {"paths": ["model.encode"]}
+    assert locator_config(["loss_function", "vae_loss"]) == {"paths": ["loss_function", "vae_loss"]}
+    assert locator_config(FoundBy(instance_of="VAE", attr="loss")) == {"instance_of": "VAE", "attr": "loss"}
+    assert EncodeSpec(call="encoder", outputs=["mu", "logvar", "z"]).config()["select"] == {"mu": 0, "scale": 1}
+    assert EncodeSpec(call="m", outputs={"mu": "mu", "log_sigma": "ls"}).config()["select"] == {"mu": "mu", "scale": "ls"}
+    assert EncodeSpec(call="m", outputs=["_", "mu", "sigma"]).scale == "sigma"
+    assert ModelSpec(layout="B,28,28,1").config()["layout"] == [28, 28, 1]
+
+
+def test_student_arguments_are_converted_and_gradients_map_back(mnist):
+    check = ReparameterizationCheck(id="r", title="r", points=1, function="f", call=["mu", {"arg": "logvar", "as": "sigma"}])
+    (request,) = check.probes(ProbeContext(seed=0, data=mnist, parameters={}))
+    logvar = request.inputs["logvar"].astype("float64")
+    assert request.config["grad"] == [0, 1]
+    assert request.inputs["arg1"] == pytest.approx(__import__("numpy").exp(logvar / 2), rel=1e-5)
+    kl = FunctionCheck(id="k", title="k", points=1, function="kl", reference="kl_normal_std",
+                       args={"mu": {"dist": "normal", "shape": ["B", "D"]},
+                             "logvar": {"dist": "uniform", "low": -1, "high": 1, "shape": ["B", "D"]}},
+                       call=["mu", ArgSpec(arg="logvar", **{"as": "var"}), ArgSpec(value=0.0, like="mu")],
+                       cases=[{"B": 2, "D": 3}], output_shape=["B"], grad=["mu", "logvar"])
+    (request,) = kl.probes(ProbeContext(seed=0, data=mnist, parameters={}))
+    assert sorted(request.inputs) == ["arg0", "arg1", "arg2", "logvar", "mu"] and not request.inputs["arg2"].any()
+    assert request.config["grad"] == [0, 1]
