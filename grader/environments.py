@@ -13,8 +13,8 @@ with ``pip install`` (the environment's own packages come first on ``sys.path``,
 ``torch==2.14.1`` for ``torchvision`` shadows the grader's torch). ``<cache>`` is
 ``$VAEGRADE_CACHE``, else ``/var/cache/vaegrade`` for root, else ``~/.cache/vaegrade``: it must be
 readable by the sandbox user (``/root`` is not). Builds are serialised by a lock file, so
-parallel workers and concurrent runs build an environment once. An empty list means the
-grader's own environment.
+parallel workers and concurrent runs build an environment once; environments whose grader
+installation is gone are removed. An empty list means the grader's own environment.
 """
 
 from __future__ import annotations
@@ -94,11 +94,29 @@ def ensure_environment(packages: list[str], log=print) -> KernelEnvironment:  # 
     for folder in (root.parent, root):
         folder.chmod(0o755)
     prefix = root / environment_key(packages)
+    _prune(root, keep=prefix)
     with open(root / f"{prefix.name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not (prefix / "vaegrade-env.json").exists():
             _build(prefix, packages, log)
     return KernelEnvironment(prefix / "bin" / "python", prefix, tuple(packages))
+
+
+def _prune(root: Path, keep: Path) -> None:
+    """Remove environments built for a grader installation that no longer exists (their
+    ``vaegrade-base.pth`` points at nothing): a deleted virtual environment or CI checkout."""
+    for info_file in root.glob("*/vaegrade-env.json"):
+        prefix = info_file.parent
+        if prefix == keep:
+            continue
+        try:
+            grader_prefix = Path(json.loads(info_file.read_text())["grader_prefix"])
+        except (OSError, ValueError, KeyError):
+            continue
+        if not grader_prefix.exists():
+            with open(root / f"{prefix.name}.lock", "w") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                shutil.rmtree(prefix, ignore_errors=True)
 
 
 def _build(prefix: Path, packages: list[str], log) -> None:  # noqa: ANN001
@@ -128,8 +146,9 @@ def _build(prefix: Path, packages: list[str], log) -> None:  # noqa: ANN001
                              str(next((building / "lib").glob("python*/site-packages")))],
                             capture_output=True, text=True, timeout=120)
     size = sum(f.stat().st_size for f in building.rglob("*") if f.is_file() and not f.is_symlink())
-    info = {"packages": packages, "installed": freeze.stdout.split(), "build_seconds": round(time.monotonic() - started, 1),
-            "size_mb": round(size / 2**20), "python": sys.version.split()[0]}
+    info = {"packages": packages, "installed": freeze.stdout.split(),
+            "build_seconds": round(time.monotonic() - started, 1),
+            "size_mb": round(size / 2**20), "python": sys.version.split()[0], "grader_prefix": sys.prefix}
     (building / "vaegrade-env.json").write_text(json.dumps(info, indent=2))
     for path in [building, *building.rglob("*")]:  # readable by the sandbox user
         if not path.is_symlink():

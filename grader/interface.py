@@ -210,31 +210,58 @@ class ModelSpec(BaseModel):
 class ArgSpec(BaseModel):
     """A positional argument of the student's function: the generated input ``arg`` in the
     student's parametrization ``as`` (a scale: logvar, log_sigma, sigma, var; a decoder output:
-    probabilities, logits), or a constant ``value`` shaped like the input ``like``."""
+    probabilities, logits), a constant ``value`` shaped like the input ``like``, or a dict of
+    such arguments (``fields``, for a loss method taking a model's outputs as
+    ``{"rec": ..., "mu": ..., "log_sigma": ...}``)."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    arg: str | None = Field(None, description="a generated input, passed in the student's parametrization")
+    arg: str | None = Field(None, description='a generated input, passed in the student\'s parametrization')
     as_: str | None = Field(None, alias="as", description="the student's parametrization of it")
     value: float | None = Field(None, description='a constant instead of an input')
     like: str | None = Field(None, description='the input whose shape the constant takes')
+    fields: dict[str, Union[str, "ArgSpec"]] | None = Field(None, description="a dict argument: key -> input or {arg, as}")
 
     @model_validator(mode="after")
     def _one_kind(self) -> "ArgSpec":
-        if (self.arg is None) == (self.value is None):
-            raise ValueError("an argument is either `arg` (a generated input) or `value` (a constant)")
+        if sum(x is not None for x in (self.arg, self.value, self.fields)) != 1:
+            raise ValueError("an argument is one of `arg` (a generated input), `value` (a constant) or `fields` (a dict)")
         if self.value is not None and self.like is None:
             raise ValueError("a constant argument needs `like`, the input whose shape it takes")
         if self.as_ is not None and self.as_ not in SCALE_PARAMS + ("probabilities", "logits"):
             raise ValueError(f"`as` must be one of {SCALE_PARAMS + ('probabilities', 'logits')}")
+        if self.fields is not None and any(isinstance(f, ArgSpec) and f.fields is not None for f in self.fields.values()):
+            raise ValueError("`fields` cannot nest another dict")
         return self
 
     @property
     def source(self) -> str:
-        """The generated input this argument comes from."""
+        """The generated input this argument comes from (not for a dict argument)."""
         return self.arg if self.arg is not None else self.like  # type: ignore[return-value]
 
     def describe(self) -> str:
         if self.value is not None:
             return f"{self.value:g} (shaped like {self.like})"
-        return self.arg if self.as_ is None else f"{self.arg} as {self.as_}"
+        return self.source if self.as_ is None else f"{self.arg} as {self.as_}"
+
+
+def flatten_call(entries: list[str | ArgSpec]) -> tuple[list[str | dict[str, str]], dict[str, ArgSpec]]:
+    """A call's arguments as the kernel builds them, and every array it passes.
+
+    Returns:
+        (layout, arrays): ``layout`` holds, per positional argument, the name of its array
+        (``arg0``) or, for a dict argument, a dict of key -> array name (``arg1.mu``);
+        ``arrays`` maps each array name to the :class:`ArgSpec` that makes it.
+    """
+    layout: list[str | dict[str, str]] = []
+    arrays: dict[str, ArgSpec] = {}
+    for index, entry in enumerate(entries):
+        spec = ArgSpec(arg=entry) if isinstance(entry, str) else entry
+        if spec.fields is None:
+            layout.append(f"arg{index}")
+            arrays[f"arg{index}"] = spec
+            continue
+        layout.append({key: f"arg{index}.{key}" for key in spec.fields})
+        for key, field in spec.fields.items():
+            arrays[f"arg{index}.{key}"] = ArgSpec(arg=field) if isinstance(field, str) else field
+    return layout, arrays

@@ -14,8 +14,9 @@ an instance of a named class, or a fresh instance. A framework adapter (:func:`t
 against it. No conversion of conventions happens here: raw outputs go back to the grader.
 
 Kinds of request (``kind`` in the config):
-- ``call``: a student function on positional inputs ``arg0..argN`` (and keywords ``kw_<name>``),
-  with the gradients of ``output.sum()`` w.r.t. the arguments listed in ``grad``.
+- ``call``: a student function on the positional arguments ``args`` lays out (arrays ``arg0``,
+  or a dict of arrays ``arg1.<key>``) and keywords ``kw_<name>``, with the gradients of
+  ``output.sum()`` w.r.t. the arrays listed in ``grad``.
 - ``interface``: ``encode`` then ``decode`` on small batches, step by step, errors recorded.
 - ``reconstruct``: ``decode(mu)`` for ``mu`` from ``encode(x)``, on the grader's images.
 - ``decode_prior``: ``decode(z)`` for z ~ N(0, I) drawn from the grader's seed, z as wide as mu.
@@ -95,12 +96,12 @@ def main(namespace, probe_dir):
                 return np.asarray(value, dtype=np.float64)
 
             @staticmethod
-            def call_with_grad(function, args, kwargs, grad, pick):
+            def call_with_grad(function, args, kwargs, watched, pick):
                 output = pick(function(*args, **kwargs))
                 grads = {}
-                if isinstance(output, torch.Tensor) and grad and output.requires_grad:
+                if isinstance(output, torch.Tensor) and watched and output.requires_grad:
                     output.sum().backward()
-                    grads = {i: args[i].grad for i in grad if args[i].grad is not None}
+                    grads = {name: t.grad for name, t in watched.items() if t.grad is not None}
                 return output, grads
 
             @staticmethod
@@ -153,14 +154,14 @@ def main(namespace, probe_dir):
                 return np.asarray(value, dtype=np.float64)
 
             @staticmethod
-            def call_with_grad(function, args, kwargs, grad, pick):
+            def call_with_grad(function, args, kwargs, watched, pick):
                 with tf.GradientTape() as tape:
                     output = pick(function(*args, **kwargs))
                     total = tf.reduce_sum(output) if TensorFlow.is_tensor(output) else None
                 grads = {}
-                if grad and total is not None:
-                    values = tape.gradient(total, [args[i] for i in grad])
-                    grads = {i: g for i, g in zip(grad, values) if g is not None}
+                if watched and total is not None:
+                    values = tape.gradient(total, list(watched.values()))
+                    grads = {name: g for name, g in zip(watched, values) if g is not None}
                 return output, grads
 
             @staticmethod
@@ -197,16 +198,18 @@ def main(namespace, probe_dir):
             raise TypeError(f"{config['name']} is {type(function).__name__}, not callable")
         # a packed call passes its arguments as one list, as a Keras layer takes [z_mean, z_log_var]
         target = (lambda *a, **k: function(list(a), **k)) if config.get("pack") else function
+        names = [name for entry in config["args"] for name in ([entry] if isinstance(entry, str) else entry.values())]
         arrays = {}
-        count = sum(1 for name in inputs if name.startswith("arg"))
         for run in range(config.get("n_calls", 1)):
             grad = config.get("grad", []) if run == 0 else []
-            args = [fw.tensor(inputs[f"arg{i}"], i in grad) for i in range(count)]
+            tensors = {name: fw.tensor(inputs[name], name in grad) for name in names}
+            args = [tensors[e] if isinstance(e, str) else {key: tensors[n] for key, n in e.items()} for e in config["args"]]
             kwargs = {name: float(inputs[f"kw_{name}"]) for name in config.get("kwargs", [])}
-            output, grads = fw.call_with_grad(target, args, kwargs, grad, lambda out: select(out, config.get("output")))
+            output, grads = fw.call_with_grad(target, args, kwargs, {name: tensors[name] for name in grad},
+                                              lambda out: select(out, config.get("output")))
             arrays["output" if run == 0 else f"output_{run + 1}"] = numeric(output, config["name"])
-            for index, value in grads.items():
-                arrays[f"grad_{index}"] = fw.to_numpy(value)
+            for name, value in grads.items():
+                arrays[f"grad_{name}"] = fw.to_numpy(value)
         return arrays
 
     def model_parts(config):

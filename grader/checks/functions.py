@@ -11,7 +11,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from grader.checks.base import CheckSpec, Evidence, Outcome, ProbeContext, ProbeRequest, missing_message, register
-from grader.interface import ArgSpec, Locator, Selector, describe_locator, locator_config
+from grader.interface import ArgSpec, Locator, Selector, describe_locator, flatten_call, locator_config
 from reference import kl, losses, parametrize
 from reference.parametrize import SCALE_PARAMS
 
@@ -88,7 +88,7 @@ class StudentCall(CheckSpec):
 
     function: Locator = Field(description='where the function is: a dotted path, candidate names, {instance_of, attr} or {new}')
     call: list[str | ArgSpec] | None = Field(None,
-        description="the student's positional arguments in order: input names or {arg, as} / {value, like}")
+        description="the student's positional arguments in order: input names, {arg, as}, {value, like} or {fields}")
     pack: bool = Field(False, description='pass the arguments as one list (a Keras layer taking [z_mean, z_log_var])')
     output: Selector = Field(None, description='the position or key of the result when the function returns several things')
 
@@ -98,15 +98,15 @@ class StudentCall(CheckSpec):
         locator_config(value)
         return value
 
-    def student_args(self, inputs: Iterable[str]) -> list[ArgSpec]:
-        """The student's positional arguments (``call``, or ``inputs`` as they are)."""
-        entries = self.call if self.call is not None else list(inputs)
-        return [ArgSpec(arg=entry) if isinstance(entry, str) else entry for entry in entries]
+    def student_call(self, inputs: Iterable[str]) -> tuple[list[str | dict[str, str]], dict[str, ArgSpec]]:
+        """The call's layout and arrays (:func:`grader.interface.flatten_call`) over ``call``, or
+        the generated ``inputs`` as they are."""
+        return flatten_call(self.call if self.call is not None else list(inputs))
 
     def check_call(self, inputs: Iterable[str]) -> None:
         """Raise ValueError when ``call`` names an input that is not generated."""
         names = set(inputs)
-        unknown = [arg.source for arg in self.student_args(names) if arg.source not in names]
+        unknown = [arg.source for arg in self.student_call(names)[1].values() if arg.source not in names]
         if unknown:
             raise ValueError(f"call names {unknown}, which are not among the generated inputs {sorted(names)}")
 
@@ -114,38 +114,44 @@ class StudentCall(CheckSpec):
     def name(self) -> str:
         return describe_locator(self.function)
 
-    def call_inputs(self, generated: dict[str, np.ndarray], grad: list[str]) -> tuple[dict[str, np.ndarray], list[int]]:
-        """The arrays the kernel passes (``arg0``..), each in the student's parametrization, and
-        the positions whose gradients are compared (those made from an input in ``grad``)."""
-        arrays, positions = {}, []
-        for index, arg in enumerate(self.student_args(generated)):
+    def describe_array(self, inputs: Iterable[str], array: str) -> str:
+        """How the feedback names one of the arrays the student's function received."""
+        spec = self.student_call(inputs)[1][array]
+        key = f"[{array.split('.', 1)[1]!r}] of argument {int(array[3:].split('.')[0]) + 1}" if "." in array else ""
+        return spec.describe() + (f" ({key})" if key else "")
+
+    def call_inputs(self, generated: dict[str, np.ndarray], grad: list[str]) -> tuple[dict[str, np.ndarray], list[str]]:
+        """The arrays the kernel passes (``arg0``, ``arg1.mu``..), each in the student's
+        parametrization, and those whose gradients are compared (made from an input in ``grad``)."""
+        arrays, watched = {}, []
+        for name, arg in self.student_call(generated)[1].items():
             if arg.value is not None:
-                arrays[f"arg{index}"] = np.full_like(generated[arg.source], arg.value, dtype=np.float32)
+                arrays[name] = np.full_like(generated[arg.source], arg.value, dtype=np.float32)
                 continue
             source = torch.from_numpy(generated[arg.source].astype(np.float64))
-            arrays[f"arg{index}"] = _convert(source, arg.as_, forward=True).numpy().astype(np.float32)
+            arrays[name] = _convert(source, arg.as_, forward=True).numpy().astype(np.float32)
             if arg.arg in grad:
-                positions.append(index)
-        return arrays, positions
+                watched.append(name)
+        return arrays, watched
 
-    def reference_inputs(self, request: ProbeRequest, positions: list[int]) -> tuple[dict[str, torch.Tensor], dict[int, torch.Tensor]]:
+    def reference_inputs(self, request: ProbeRequest) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
         """The generated inputs as float64 tensors, rebuilt from leaves in the student's
         parametrization where the student got them (so reference gradients are w.r.t. what the
-        student received), and those leaves by position."""
+        student received), and those leaves by array name."""
         generated = {name: array for name, array in request.inputs.items() if not name.startswith(("arg", "kw_"))}
         inputs = {name: torch.tensor(array, dtype=torch.float64) for name, array in generated.items()}
         leaves = {}
-        for index, arg in enumerate(self.student_args(generated)):
+        for name, arg in self.student_call(generated)[1].items():
             if arg.value is not None:
                 continue
-            leaf = torch.tensor(request.inputs[f"arg{index}"], dtype=torch.float64, requires_grad=index in positions)
-            leaves[index] = leaf
-            inputs[arg.source] = _convert(leaf, arg.as_, forward=False)
+            leaves[name] = torch.tensor(request.inputs[name], dtype=torch.float64, requires_grad=name in request.config["grad"])
+            inputs[arg.source] = _convert(leaves[name], arg.as_, forward=False)
         return inputs, leaves
 
-    def probe_config(self, positions: list[int], n_calls: int = 1, kwargs: Iterable[str] = ()) -> dict[str, Any]:
-        return {"function": locator_config(self.function), "name": self.name, "grad": positions,
-                "n_calls": n_calls, "kwargs": list(kwargs), "pack": self.pack, "output": self.output}
+    def probe_config(self, generated: Iterable[str], watched: list[str], n_calls: int = 1,
+                     kwargs: Iterable[str] = ()) -> dict[str, Any]:
+        return {"function": locator_config(self.function), "name": self.name, "args": self.student_call(generated)[0],
+                "grad": watched, "n_calls": n_calls, "kwargs": list(kwargs), "pack": self.pack, "output": self.output}
 
 
 def _convert(value: torch.Tensor, parametrization: str | None, forward: bool) -> torch.Tensor:
@@ -212,8 +218,8 @@ class FunctionCheck(StudentCall):
         for index, case in enumerate(self.cases):
             generated = {name: spec.generate(case, rng, context) for name, spec in self.args.items()}
             keywords = {f"kw_{name}": spec.generate(case, rng, context) for name, spec in self.kwargs.items()}
-            arrays, positions = self.call_inputs(generated, self.grad)
-            config = self.probe_config(positions, kwargs=self.kwargs)
+            arrays, watched = self.call_inputs(generated, self.grad)
+            config = self.probe_config(generated, watched, kwargs=self.kwargs)
             requests.append(ProbeRequest(f"{self.id}.case{index}", "call", config, {**generated, **keywords, **arrays}))
         return requests
 
@@ -239,8 +245,8 @@ class FunctionCheck(StudentCall):
             if student.shape != shape:
                 shapes_ok = False
                 notes.append(f"case {case}: output shape {tuple(student.shape)}, expected {shape}")
-            for index, grad in expected_grads.items():
-                got, name = output.arrays.get(f"grad_{index}"), self.student_args(self.args)[index].describe()
+            for array, grad in expected_grads.items():
+                got, name = output.arrays.get(f"grad_{array}"), self.describe_array(self.args, array)
                 if got is None:
                     grads_ok = False
                     notes.append(f"no gradient reaches `{name}` (is the output detached or computed in numpy?)")
@@ -258,18 +264,19 @@ class FunctionCheck(StudentCall):
         if self.default_beta:
             message += " (checked at beta = 1: the function takes no beta)"
         return Outcome(fraction, message, {"cases": cases, "problems": list(dict.fromkeys(notes))[:10],
-                                           "reference": self.reference, "call": [a.describe() for a in self.student_args(self.args)]})
+                                           "reference": self.reference,
+                                           "call": [self.describe_array(self.args, a) for a in self.student_call(self.args)[1]]})
 
-    def _reference(self, request: ProbeRequest) -> tuple[np.ndarray, dict[int, np.ndarray]]:
-        """The reference's output and its gradients w.r.t. the student's arguments, by position."""
-        positions = request.config["grad"]
-        inputs, leaves = self.reference_inputs(request, positions)
+    def _reference(self, request: ProbeRequest) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """The reference's output and its gradients w.r.t. the student's arguments, by array name."""
+        watched = request.config["grad"]
+        inputs, leaves = self.reference_inputs(request)
         kwargs = {name: float(request.inputs[f"kw_{name}"]) for name in self.kwargs}
         output = REFERENCE_FUNCTIONS[self.reference](*[inputs[name] for name in self.args], **kwargs,
                                                      **self.reference_options)
-        if positions:
+        if watched:
             output.sum().backward()
-        return output.detach().numpy(), {index: leaves[index].grad.numpy() for index in positions}
+        return output.detach().numpy(), {name: leaves[name].grad.numpy() for name in watched}
 
 
 def _first(array: np.ndarray) -> float | None:
@@ -310,8 +317,8 @@ class ReparameterizationCheck(StudentCall):
         shape = (self.batch, self.dim)
         generated = {"mu": rng.normal(0, 1.5, shape).astype(np.float32),
                      "logvar": rng.uniform(-3, 2, shape).astype(np.float32)}
-        arrays, positions = self.call_inputs(generated, ["mu", "logvar"])
-        return [ProbeRequest(self.id, "call", self.probe_config(positions, n_calls=2), {**generated, **arrays})]
+        arrays, watched = self.call_inputs(generated, ["mu", "logvar"])
+        return [ProbeRequest(self.id, "call", self.probe_config(generated, watched, n_calls=2), {**generated, **arrays})]
 
     @model_validator(mode="after")
     def _mu_and_scale(self) -> "ReparameterizationCheck":
@@ -352,10 +359,9 @@ class ReparameterizationCheck(StudentCall):
         message = "; ".join(problems) or f"samples are N(mu, exp(logvar)) (KS p = {ks.pvalue:.2f}), gradients exact"
         return Outcome(fraction, message, details)
 
-    def _pathwise_gradients(self, request: ProbeRequest, eps: np.ndarray) -> dict[int, np.ndarray]:
+    def _pathwise_gradients(self, request: ProbeRequest, eps: np.ndarray) -> dict[str, np.ndarray]:
         """Gradients of sum(mu + exp(logvar / 2) * eps) w.r.t. the student's arguments, eps fixed."""
-        positions = request.config["grad"]
-        inputs, leaves = self.reference_inputs(request, positions)
+        inputs, leaves = self.reference_inputs(request)
         z = inputs["mu"] + torch.exp(0.5 * inputs["logvar"]) * torch.from_numpy(np.nan_to_num(eps))
         z.sum().backward()
-        return {index: leaves[index].grad.numpy() for index in positions if leaves[index].grad is not None}
+        return {name: leaves[name].grad.numpy() for name in request.config["grad"] if leaves[name].grad is not None}

@@ -80,7 +80,7 @@ def test_student_arguments_are_converted_and_gradients_map_back(mnist):
     check = ReparameterizationCheck(id="r", title="r", points=1, function="f", call=["mu", {"arg": "logvar", "as": "sigma"}])
     (request,) = check.probes(ProbeContext(seed=0, data=mnist, parameters={}))
     logvar = request.inputs["logvar"].astype("float64")
-    assert request.config["grad"] == [0, 1]
+    assert request.config["grad"] == ["arg0", "arg1"]
     assert request.inputs["arg1"] == pytest.approx(__import__("numpy").exp(logvar / 2), rel=1e-5)
     kl = FunctionCheck(id="k", title="k", points=1, function="kl", reference="kl_normal_std",
                        args={"mu": {"dist": "normal", "shape": ["B", "D"]},
@@ -89,4 +89,19 @@ def test_student_arguments_are_converted_and_gradients_map_back(mnist):
                        cases=[{"B": 2, "D": 3}], output_shape=["B"], grad=["mu", "logvar"])
     (request,) = kl.probes(ProbeContext(seed=0, data=mnist, parameters={}))
     assert sorted(request.inputs) == ["arg0", "arg1", "arg2", "logvar", "mu"] and not request.inputs["arg2"].any()
-    assert request.config["grad"] == [0, 1]
+    assert request.config["grad"] == ["arg0", "arg1"] and request.config["args"] == ["arg0", "arg1", "arg2"]
+
+
+def test_a_dict_argument_is_laid_out_key_by_key(mnist):
+    loss = FunctionCheck(id="l", title="l", points=1, function="vae_model.loss", reference="negative_elbo", output=0,
+                         args={"x": {"dist": "test_images", "shape": ["B", 784]},
+                               "x_hat": {"dist": "uniform", "low": 0.1, "high": 0.9, "shape": ["B", 784]},
+                               "mu": {"dist": "normal", "shape": ["B", "D"]},
+                               "logvar": {"dist": "uniform", "low": -1, "high": 1, "shape": ["B", "D"]}},
+                         call=["x", {"fields": {"rec": "x_hat", "mu": "mu", "log_sigma": {"arg": "logvar", "as": "log_sigma"}}}],
+                         cases=[{"B": 2, "D": 3}], output_shape=[], grad=["x_hat", "mu", "logvar"])
+    (request,) = loss.probes(ProbeContext(seed=0, data=mnist, parameters={}))
+    assert request.config["args"] == ["arg0", {"rec": "arg1.rec", "mu": "arg1.mu", "log_sigma": "arg1.log_sigma"}]
+    assert request.config["grad"] == ["arg1.rec", "arg1.mu", "arg1.log_sigma"]
+    assert request.inputs["arg1.log_sigma"] == pytest.approx(request.inputs["logvar"] / 2)
+    assert loss.describe_array(loss.args, "arg1.log_sigma") == "logvar as log_sigma (['log_sigma'] of argument 2)"
