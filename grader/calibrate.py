@@ -57,8 +57,10 @@ def thresholds(metric: str, values: list[float]) -> dict[str, float]:
     return {"pass_at": round(pass_at, 3), "fail_at": round(pass_at - 0.5 * (pass_at - CHANCE_LEVEL[metric]), 3)}
 
 
-def calibrate(rubric: Rubric, notebook: Path, runs: int, out: Path, isolation: IsolationMode = "bubblewrap") -> dict[str, Any]:
-    """Grade ``notebook`` ``runs`` times (isolated as grading will be) and write the calibration JSON to ``out``."""
+def calibrate(rubric: Rubric, notebook: Path, runs: int, out: Path, isolation: IsolationMode = "bubblewrap",
+              rubric_path: Path | None = None) -> dict[str, Any]:
+    """Grade ``notebook`` ``runs`` times (isolated as grading will be) and write the calibration JSON to ``out``;
+    the command recorded in it names ``rubric_path`` (default ``rubrics/<name>.yaml``)."""
     per_run: list[dict[str, float]] = []
     scores = []
     with tempfile.TemporaryDirectory(prefix="vaegrade-calibrate-") as work:
@@ -78,10 +80,10 @@ def calibrate(rubric: Rubric, notebook: Path, runs: int, out: Path, isolation: I
                         "std": round(float(np.std(values, ddof=1)), 4) if len(values) > 1 else 0.0,
                         **thresholds(key.rsplit(".", 1)[1], values)}
     calibration = {
-        "command": "vaegrade calibrate " + shlex.join(["--rubric", f"rubrics/{rubric.name}.yaml", "--notebook",
+        "command": "vaegrade calibrate " + shlex.join(["--rubric", str(rubric_path or f"rubrics/{rubric.name}.yaml"), "--notebook",
                                                        str(notebook), "--runs", str(runs), "--out", str(out)]),
         "rubric": rubric.name, "rubric_seeds": [rubric.seed + run for run in range(runs)],
-        "parameters": rubric.parameters, "scores_under_current_thresholds": scores, "metrics": summary,
+        "parameters": rubric.parameter_values(), "scores_under_current_thresholds": scores, "metrics": summary,
     }
     out.write_text(json.dumps(calibration, indent=2) + "\n", encoding="utf-8")
     return calibration

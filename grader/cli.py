@@ -98,7 +98,7 @@ def _calibrate(args: argparse.Namespace) -> int:
     if args.isolation == "bubblewrap":
         sandbox.check_available(rubric.execution)
     ensure_environment(rubric.environment.packages)
-    calibration = calibrate.calibrate(rubric, args.notebook, args.runs, args.out, args.isolation)
+    calibration = calibrate.calibrate(rubric, args.notebook, args.runs, args.out, args.isolation, args.rubric)
     print(calibrate.describe(calibration))
     return 0
 

@@ -34,7 +34,7 @@ JUDGES = {
     "mnist": Judge("mnist", ASSETS / "classifier.pt",
                    "6bb991acfed61d3c8a41c90b1420fe215edbd91baf627ab294045d1322eed183"),
     "fashion_mnist": Judge("fashion_mnist", ASSETS / "classifier_fashion_mnist.pt",
-                           "0000000000000000000000000000000000000000000000000000000000000000"),
+                           "386a16bfe13f3d65a1778fbd1b9408465a601539beefbe4c3234ee6f914d7f50"),
 }
 assert set(JUDGES) == set(DATASETS), "every data set needs a judge"
 CLASSIFIER_WEIGHTS = JUDGES["mnist"].weights

@@ -170,10 +170,10 @@ shape("keras_functional", [
 
 # 3. tf.keras subclassed model (the TensorFlow CVAE tutorial's shape): encode/reparameterize/
 #    decode methods, a decoder returning logits, a top-level closed-form KL, a tf.function
-#    training step with tf.GradientTape, tf.keras.datasets.fashion_mnist.
+#    training step with tf.GradientTape, tf.keras.datasets.fashion_mnist, Colab's %tensorflow_version.
 shape("tf_keras_subclassed", [
     ("md", "# Convolutional VAE in TensorFlow (Fashion-MNIST)"),
-    ("code", "import numpy as np\nimport tensorflow as tf\nimport matplotlib.pyplot as plt"),
+    ("code", "%tensorflow_version 2.x\nimport numpy as np\nimport tensorflow as tf\nimport matplotlib.pyplot as plt"),
     ("code", '(train_images, _), (test_images, _) = tf.keras.datasets.fashion_mnist.load_data()\n'
              'train_images = (train_images.reshape(-1, 28, 28, 1) / 255.0).astype("float32")\n'
              'train_dataset = tf.data.Dataset.from_tensor_slices(train_images).shuffle(10000).batch(64)'),

@@ -22,16 +22,18 @@ def test_shipped_rubric_loads_and_sums_to_100():
     assert len(rubric.sha256) == 64
 
 
-def test_shipped_thresholds_are_the_calibrated_ones():
-    rubric = load_rubric(RUBRIC)
-    calibration = json.loads((ROOT / "rubrics" / "vae_mnist.calibration.json").read_text())
+@pytest.mark.parametrize("path", [RUBRIC, ROOT / "rubrics" / "shapes" / "torchvision_fashion_colab.yaml"])
+def test_shipped_thresholds_are_the_calibrated_ones(path):
+    rubric = load_rubric(path)
+    calibration = json.loads(path.with_suffix(".calibration.json").read_text())
     checks = {c.id: c for c in rubric.checks}
     bands = {"reconstruction.bce": checks["reconstruction"].bce,
              **{f"sample_quality.{name}": band for name, band in checks["sample_quality"].metrics.items()}}
     assert set(bands) == set(calibration["metrics"])
     for key, band in bands.items():
         assert (band.pass_at, band.fail_at) == (calibration["metrics"][key]["pass_at"], calibration["metrics"][key]["fail_at"]), key
-    assert calibration["parameters"] == rubric.parameters
+    assert calibration["parameters"] == rubric.parameter_values()
+    assert f"--rubric {path.relative_to(ROOT)}" in calibration["command"]
 
 
 def mutated(tmp_path: Path, old: str, new: str) -> Path:

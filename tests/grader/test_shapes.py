@@ -68,6 +68,7 @@ def test_parameters_are_rewritten_and_recorded(graded):
     assert "grading parameter set in cell 2, line 6: `num_epochs = ...` 10 -> 3" in notes["pytorch_examples_loss_function"]
     assert any("`fit(..., epochs=...)` 30 -> 2" in note for note in notes["keras_functional"])
     assert any("the default of `epochs` in `train` 20 -> 2" in note for note in notes["torch_forward_mu_first"])
+    assert "skipped the Colab magic `%tensorflow_version 2.x`" in notes["tf_keras_subclassed"]
     history = json.loads((out / "keras_functional" / "keras_functional" / "result.json").read_text())
     assert history["environment"]["kernel_packages"] == ["tensorflow-cpu==2.21.*"]
 

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from reference import classifier
-from reference.data import images_to_tensor
-from reference.metrics import frechet_distance, inception_score, sample_quality
+from reference.data import DATASETS, images_to_tensor, load_dataset, sha256_file
+from reference.metrics import frechet_distance, inception_score, quality_from_classifier, sample_quality
 
 
 @pytest.fixture(scope="module")
@@ -22,6 +22,26 @@ def test_classifier_reaches_99_3_percent_on_the_10k_test_images(mnist, test_imag
     accuracy = (probs.argmax(1).numpy() == mnist.y_test).mean()
     assert accuracy >= 0.993, accuracy
     assert features.shape == (10000, classifier.FEATURE_DIM)
+
+
+def test_fashion_mnist_judge_reaches_93_percent_and_separates_clothes_from_noise():
+    fashion = load_dataset("fashion_mnist")
+    images = images_to_tensor(fashion.x_test)
+    probs, features = classifier.classify(images, dataset="fashion_mnist")
+    accuracy = (probs.argmax(1).numpy() == fashion.y_test).mean()
+    assert accuracy >= 0.93, accuracy
+    real = quality_from_classifier(probs, features, "fashion_mnist")
+    noise = quality_from_classifier(*classifier.classify(torch.rand(2000, 1, 28, 28, generator=torch.Generator().manual_seed(0)),
+                                                         dataset="fashion_mnist"), "fashion_mnist")
+    assert real.frechet_distance < 1e-6 and real.classes_covered == 10 and real.inception_score > 8
+    assert noise.frechet_distance > 50 and noise.inception_score < 2 and noise.classes_covered <= 3
+
+
+def test_every_data_set_has_a_judge_with_a_pinned_sha256():
+    assert set(classifier.JUDGES) == set(DATASETS)
+    for name, judge in classifier.JUDGES.items():
+        assert sha256_file(judge.weights) == judge.sha256, name
+        assert sha256_file(DATASETS[name].path) == DATASETS[name].sha256, name
 
 
 def test_tampered_weights_are_refused(tmp_path, monkeypatch):
