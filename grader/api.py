@@ -37,7 +37,7 @@ from grader.gradebook import Gradebook, Key, Row, write_csv
 from grader.executor import run_notebook
 from grader.overrides import Overrides, apply_overrides
 from grader.report.run import check_submission_report, find_report_file
-from grader.results import CheckResult, ReportResult, SubmissionResult
+from grader.results import CheckResult, ExecutionReport, ReportResult, SubmissionResult
 from grader.rubric import Rubric
 from grader.sandbox import IsolationMode, Jail, Workspace
 from grader.submissions import Submission, read_notebook
@@ -198,7 +198,7 @@ def _student_modules(submission: Submission) -> list[Path]:
     return sorted(p for p in submission.path.parent.glob("*.py") if p.is_file() and not p.is_symlink())
 
 
-def _missing_package(report) -> str | None:  # noqa: ANN001 (an ExecutionReport)
+def _missing_package(report: ExecutionReport) -> str | None:
     """The package a ``ModuleNotFoundError`` in a student cell names (the environment's gap), or None."""
     for error in report.cell_errors:
         if error.ename == "ModuleNotFoundError" and "'" in error.evalue:

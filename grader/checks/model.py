@@ -59,10 +59,10 @@ def test_images(context: ProbeContext, rng: np.random.Generator, count: int, sor
     return (context.data.x_test[np.sort(picks) if sort else picks] / 255.0).astype(np.float32)[:, None]
 
 
-def posterior(output: ProbeOutput, spec: ModelSpec, suffix: str = "") -> tuple[np.ndarray, np.ndarray] | None:
+def posterior(output: ProbeOutput, spec: ModelSpec) -> tuple[np.ndarray, np.ndarray] | None:
     """(mu, logvar) float64 from the probe's ``mu``/``scale`` arrays, the scale converted from
     the student's parametrization; None when either is missing."""
-    mu, scale = output.arrays.get(f"mu{suffix}"), output.arrays.get(f"scale{suffix}")
+    mu, scale = output.arrays.get("mu"), output.arrays.get("scale")
     if mu is None or scale is None:
         return None
     with np.errstate(all="ignore"):
@@ -94,7 +94,7 @@ class ModelInterfaceCheck(ModelCheck):
     the declared shapes and ranges, and the latent size variable matches mu's width.
 
     Tests: the objects are a framework model (torch.nn.Module, a Keras layer or model); encode
-    and decode are found; the latent size is a positive int; per batch size, mu and the scale
+    and decode are callable (not found at all: no credit); the latent size is a positive int; per batch size, mu and the scale
     are (B, latent size) and finite, decode returns (B, *layout) and, once logits (if declared)
     go through a sigmoid, probabilities in [0, 1]. Without a latent variable in the rubric,
     mu's width stands for it.
@@ -112,8 +112,8 @@ class ModelInterfaceCheck(ModelCheck):
         if output.error:
             return Outcome(0.0, f"the model could not be inspected: {missing_message(output.error, evidence)}")
         spec, a = evidence.context.model, output.arrays
-        if not a.get("found", False):
-            return Outcome(0.0, f"the model could not be found: {a.get('find_error', 'encode or decode is not callable')}")
+        if "find_error" in a:
+            return Outcome(0.0, f"the model could not be found: {a['find_error']}")
         latent_dim = int(a["latent_dim"])
         if spec.latent is None:  # no variable to check: mu's width is the latent size
             latent_dim = next((a[f"mu_{s}"].shape[-1] for s in self.batch_sizes if f"mu_{s}" in a), -1)
@@ -121,7 +121,7 @@ class ModelInterfaceCheck(ModelCheck):
         framework = {"torch": "a torch.nn.Module", "tensorflow": "a Keras layer or model"}[evidence.context.framework]
         tests = {
             f"the model is {framework}": bool(a.get("is_model", False)),
-            f"{parts} are found": True,
+            f"{parts} are callable": bool(a["found"]),
             f"`{spec.latent or 'the latent size'}` is a positive int": latent_dim > 0,
         }
         layout = spec.decoded_shape

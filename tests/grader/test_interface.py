@@ -105,3 +105,13 @@ def test_a_dict_argument_is_laid_out_key_by_key(mnist):
     assert request.config["grad"] == ["arg1.rec", "arg1.mu", "arg1.log_sigma"]
     assert request.inputs["arg1.log_sigma"] == pytest.approx(request.inputs["logvar"] / 2)
     assert loss.describe_array(loss.args, "arg1.log_sigma") == "logvar as log_sigma (['log_sigma'] of argument 2)"
+
+
+def test_the_rubric_reference_page_is_complete_and_up_to_date():
+    from grader import rubric_doc
+
+    page, undocumented = rubric_doc.render()
+    assert undocumented == []
+    assert rubric_doc.PAGE.read_text(encoding="utf-8") == page, "run `python -m grader.rubric_doc`"
+    for field in ("`framework`", "`instance_of`", "`fields`", "`keywords`", "`returns`", "`layout`", "`train_subset`"):
+        assert field in page
