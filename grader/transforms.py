@@ -21,7 +21,7 @@ from typing import Any
 
 import nbformat
 
-from grader import source
+from grader.source import rewrite_parameters
 
 PROBE_SOURCE = (Path(__file__).with_name("probe_kernel.py")).read_text(encoding="utf-8")
 SETUP_SOURCE = (Path(__file__).with_name("kernel_setup.py")).read_text(encoding="utf-8")
@@ -83,7 +83,7 @@ def set_parameters(nb: nbformat.NotebookNode, values: dict[str, Any], names: dic
         number += 1
         if cell.cell_type != "code":
             continue
-        cell.source, notes = source.rewrite_parameters(cell.source, names, keywords)
+        cell.source, notes = rewrite_parameters(cell.source, names, keywords)
         rewrites += [f"cell {number}, {note}" for note in notes]
     if not rewrites:
         nb, _ = inject_parameters(nb, values)
