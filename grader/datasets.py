@@ -5,7 +5,7 @@ Every data set of :data:`reference.data.DATASETS` is served (a notebook for Fash
 load MNIST too), as ``<name>.npz`` in the kernel's working directory (so ``np.load("mnist.npz")``
 works as well). With ``train_subset`` only the first N training images (and labels) are served,
 so grading stays fast; the 10,000 test images are always whole. Subsets are written once per
-machine under the cache (:func:`grader.environments.cache_root`).
+machine under the cache (:func:`grader.environments.cache_root`), in the shipped copies' format.
 """
 
 from __future__ import annotations
@@ -14,10 +14,8 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-import numpy as np
-
 from grader.environments import cache_root
-from reference.data import DATASETS, load_dataset, verify_sha256, DataError
+from reference.data import DATASETS, MNIST, DataError, load_dataset, save_keras_npz, verify_sha256
 
 
 @lru_cache(maxsize=None)
@@ -38,9 +36,10 @@ def served_files(train_subset: int | None) -> dict[str, Path]:
             data = load_dataset(name)
             path.parent.mkdir(parents=True, exist_ok=True)
             partial = path.with_suffix(f".{os.getpid()}.tmp")
+            subset = MNIST(x_train=data.x_train[:train_subset], y_train=data.y_train[:train_subset],
+                           x_test=data.x_test, y_test=data.y_test)
             with open(partial, "wb") as handle:
-                np.savez(handle, x_train=data.x_train[:train_subset], y_train=data.y_train[:train_subset],
-                         x_test=data.x_test, y_test=data.y_test)
+                save_keras_npz(subset, handle)
             partial.chmod(0o644)
             partial.replace(path)
         files[name] = path
