@@ -338,17 +338,20 @@ class ReparameterizationCheck(StudentCall):
         ks = scipy.stats.kstest(eps.reshape(-1), "norm")
         distribution_ok = bool(np.isfinite(eps).all() and ks.pvalue >= self.alpha)
         expected = self._pathwise_gradients(request, eps)
-        got = {index: output.arrays.get(f"grad_{index}") for index in expected}
+        got = {name: output.arrays.get(f"grad_{name}") for name in expected}
         grad_missing = any(value is None for value in got.values()) or not expected
-        grads_ok = not grad_missing and all(
-            got[i].shape == grad.shape and np.allclose(got[i], grad, rtol=1e-3, atol=1e-4) for i, grad in expected.items())
+        grads_ok = not grad_missing and all(got[name].shape == grad.shape and np.allclose(got[name], grad, rtol=1e-3, atol=1e-4)
+                                            for name, grad in expected.items())
         second = output.arrays.get("output_2")
         fresh_ok = second is not None and second.shape == z.shape and not np.allclose(second, z)
         fraction = DISTRIBUTION_SHARE * distribution_ok + REPARAM_GRADIENT_SHARE * grads_ok + FRESH_NOISE_SHARE * fresh_ok
         problems = []
         if not distribution_ok:
+            scale = next((arg.as_ for arg in self.student_call(["mu", "logvar"])[1].values() if arg.arg == "logvar"), None)
+            hint = ("is exp(logvar) used as the std?" if scale in (None, "logvar")
+                    else f"is the {scale} turned into the standard deviation correctly?")
             problems.append(f"(z - mu) / exp(logvar / 2) is not N(0, 1): its std is {np.std(eps):.3g}, "
-                            f"KS p-value {ks.pvalue:.2g} < {self.alpha} (is exp(logvar) used as the std?)")
+                            f"KS p-value {ks.pvalue:.2g} < {self.alpha} ({hint})")
         if not grads_ok:
             problems.append("gradients are not those of mu + exp(logvar / 2) * eps"
                             + (" (none reach mu or the scale)" if grad_missing else ""))

@@ -115,3 +115,27 @@ def test_the_rubric_reference_page_is_complete_and_up_to_date():
     assert rubric_doc.PAGE.read_text(encoding="utf-8") == page, "run `python -m grader.rubric_doc`"
     for field in ("`framework`", "`instance_of`", "`fields`", "`keywords`", "`returns`", "`layout`", "`train_subset`"):
         assert field in page
+
+
+def _evidence(request, arrays, mnist):
+    import nbformat
+
+    from grader.checks.base import Evidence, ProbeOutput
+
+    return Evidence(requests={request.key: request}, outputs={request.key: ProbeOutput(arrays=arrays)},
+                    notebook=nbformat.v4.new_notebook(), context=ProbeContext(seed=0, data=mnist, parameters={}))
+
+
+def test_a_sampler_in_the_sigma_convention_is_judged_in_it(mnist):
+    import numpy as np
+
+    check = ReparameterizationCheck(id="r", title="r", points=1, function="sample", call=["mu", {"arg": "logvar", "as": "sigma"}])
+    (request,) = check.probes(ProbeContext(seed=0, data=mnist, parameters={}))
+    mu, sigma = request.inputs["arg0"].astype(np.float64), request.inputs["arg1"].astype(np.float64)
+    eps = np.random.default_rng(1).standard_normal(mu.shape)
+    right = {"output": mu + sigma * eps, "output_2": mu + sigma * eps[::-1], "grad_arg0": np.ones_like(mu), "grad_arg1": eps}
+    assert check.evaluate(_evidence(request, right, mnist)).fraction == 1.0
+    wrong = {"output": mu + np.log(sigma) * eps, "output_2": mu + np.log(sigma) * eps[::-1],
+             "grad_arg0": np.ones_like(mu), "grad_arg1": eps / sigma}
+    outcome = check.evaluate(_evidence(request, wrong, mnist))
+    assert outcome.fraction == pytest.approx(0.2) and "is the sigma turned into the standard deviation correctly?" in outcome.message
