@@ -5,9 +5,11 @@ cell is first turned into Python by IPython's own :class:`TransformerManager` (t
 the same before running it), then parsed.
 
 - :func:`rewrite_parameters`: grading parameters in notebooks without a ``parameters`` tag:
-  assignments to the parameter's names (``num_epochs = 30``), defaults of function parameters so
-  named (``def train(model, epochs=30)``), and listed call keywords (``vae.fit(..., epochs=30)``)
-  get the rubric's value; every rewrite is returned as a sentence for the result.
+  assignments to the parameter's names (``num_epochs = 30``, ``cfg.epochs = 30``,
+  ``config["epochs"] = 30``, ``epochs, lr = 30, 1e-3``), numeric entries of dict literals
+  (``{"epochs": 30}``), defaults of function parameters so named (``def train(model, epochs=30)``),
+  and listed call keywords (``vae.fit(..., epochs=30)``) get the rubric's value; every rewrite is
+  returned as a sentence for the result.
 - :func:`scan_platform`: what a notebook written for a GPU or Colab uses, so that the kernel
   setup can shim it on a CPU grader (see :mod:`grader.kernel_setup`) and the result can say so.
 """
@@ -44,12 +46,40 @@ class Edit:
     what: str
 
 
-def _targets(node: ast.AST) -> list[str]:
+def _assigned(node: ast.AST) -> list[tuple[str, ast.expr]]:
+    """(name, value) pairs a statement or expression sets: ``epochs = 30``, ``epochs: int = 30``,
+    ``epochs, lr = 30, 1e-3``, and, only where the value is a literal number (``history["epochs"]
+    = []`` is no parameter), ``cfg.epochs = 30``, ``config["epochs"] = 30`` and the entries of a
+    dict literal ``{"epochs": 30}``."""
+    def key(target: ast.expr, value: ast.expr) -> str | None:
+        if isinstance(target, ast.Name):
+            return target.id
+        if isinstance(target, ast.Attribute) and _is_number(value):
+            return target.attr
+        if (isinstance(target, ast.Subscript) and isinstance(target.slice, ast.Constant)
+                and isinstance(target.slice.value, str) and _is_number(value)):
+            return target.slice.value
+        return None
+
+    pairs: list[tuple[str | None, ast.expr]] = []
     if isinstance(node, ast.Assign):
-        return [t.id for t in node.targets if isinstance(t, ast.Name)]
-    if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
-        return [node.target.id]
-    return []
+        for target in node.targets:
+            if isinstance(target, ast.Tuple) and isinstance(node.value, ast.Tuple) and len(target.elts) == len(node.value.elts):
+                pairs += [(key(t, v), v) for t, v in zip(target.elts, node.value.elts)]
+            else:
+                pairs.append((key(target, node.value), node.value))
+    elif isinstance(node, ast.AnnAssign) and node.value is not None:
+        pairs.append((key(node.target, node.value), node.value))
+    elif isinstance(node, ast.Dict):
+        pairs += [(k.value, v) for k, v in zip(node.keys, node.values)
+                  if isinstance(k, ast.Constant) and isinstance(k.value, str) and _is_number(v)]
+    return [(name, value) for name, value in pairs if name is not None]
+
+
+def _is_number(node: ast.expr) -> bool:
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        node = node.operand
+    return isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool)
 
 
 def _called_name(call: ast.Call) -> str | None:
@@ -61,9 +91,10 @@ def parameter_edits(tree: ast.Module, names: dict[str, Any], keywords: dict[tupl
     """The edits that set the parameters in one cell's tree (see module docstring)."""
     edits: list[Edit] = []
     for node in ast.walk(tree):
-        for target in _targets(node):
+        for target, value in _assigned(node):
             if target in names:
-                edits.append(Edit(node.value, repr(names[target]), f"`{target} = ...`"))
+                edits.append(Edit(value, repr(names[target]), f"`{target} = ...`" if not isinstance(node, ast.Dict)
+                                  else f"the dict entry '{target}'"))
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             positional = node.args.posonlyargs + node.args.args
             defaults = zip(positional[len(positional) - len(node.args.defaults):], node.args.defaults)

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from grader import artifacts, transforms
+from grader.source import rewrite_parameters
 from grader.errors import ArtifactError
 from tests.conftest import ROOT
 
@@ -89,3 +90,12 @@ def test_manifest_errors_become_probe_outputs(tmp_path):
     (tmp_path / "manifest.json").write_text('{"a": {"ok": false, "error": "NameError: x"}, "b": {"ok": true}}')
     outputs = artifacts.read_outputs(tmp_path, requests)
     assert outputs["a"].error == "NameError: x" and "missing" in outputs["b"].error
+
+
+def test_parameters_in_configs_are_rewritten_only_where_they_are_numbers():
+    source = ('config = {"epochs": 30, "history": []}\nargs.epochs = 20\ncfg["epochs"] = 10\nepochs, lr = 5, 1e-3\n'
+              'log = {"epochs": []}\nlog["epochs"] = []\nself_epochs = 3')
+    rewritten, notes = rewrite_parameters(source, {"epochs": 2}, {})
+    assert rewritten == ('config = {"epochs": 2, "history": []}\nargs.epochs = 2\ncfg["epochs"] = 2\nepochs, lr = 2, 1e-3\n'
+                         'log = {"epochs": []}\nlog["epochs"] = []\nself_epochs = 3')
+    assert len(notes) == 4 and notes[0] == "line 1: the dict entry 'epochs' 30 -> 2"
