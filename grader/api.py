@@ -84,7 +84,7 @@ def grade_submission(submission: Submission, rubric: Rubric, out: Path, isolatio
         served = served_files(rubric.data.train_subset)
         for name, path in served.items():
             workspace.provision(path, f"{name}.npz")
-        for path in rubric.file_paths() + _student_modules(submission):
+        for path in rubric.file_paths() + _student_modules(submission, rubric):
             workspace.provision(path, path.name)
         setup = transforms.inject_setup_cell(prepared.notebook, {
             **prepared.shims, "seed": rubric.seed, "threads": rubric.execution.threads, "framework": rubric.framework,
@@ -193,9 +193,12 @@ def prepare(notebook: nbformat.NotebookNode, rubric: Rubric) -> Prepared:
     return Prepared(prepared, tagged, rewrites, shims, adaptations)
 
 
-def _student_modules(submission: Submission) -> list[Path]:
-    """Python modules handed in beside the notebook (``AutoDecoder.py``), importable by it."""
-    return sorted(p for p in submission.path.parent.glob("*.py") if p.is_file() and not p.is_symlink())
+def _student_modules(submission: Submission, rubric: Rubric) -> list[Path]:
+    """Python modules handed in beside the notebook (``AutoDecoder.py``), importable by it; a
+    module named like one of the handout's files is the handout's, not the student's copy."""
+    handout = {path.name for path in rubric.file_paths()}
+    return sorted(p for p in submission.path.parent.glob("*.py")
+                  if p.is_file() and not p.is_symlink() and p.name not in handout)
 
 
 def _missing_package(report: ExecutionReport) -> str | None:
