@@ -447,7 +447,8 @@ shape("helpers_and_modules", [
 ], folder="student_a")
 
 # 5. Written for Colab and a GPU: !pip install, .cuda() and device="cuda" unconditionally,
-#    torchvision's FashionMNIST(root="/content/data", download=True) with ToTensor and a DataLoader.
+#    torchvision's FashionMNIST(root="/content/data", download=True) with ToTensor and a DataLoader
+#    with two worker processes.
 shape("torchvision_fashion_colab", [
     ("md", "# Fashion-MNIST VAE (Colab)\nRuntime -> Change runtime type -> GPU."),
     ("code", "!pip install -q torchvision"),
@@ -455,7 +456,7 @@ shape("torchvision_fashion_colab", [
              "from torchvision import datasets, transforms\nfrom google.colab import drive\ndrive.mount('/content/drive')\n\n"
              "device = 'cuda'\nEPOCHS = 10"),
     ("code", "train_set = datasets.FashionMNIST(root='/content/data', train=True, download=True, transform=transforms.ToTensor())\n"
-             "train_loader = DataLoader(train_set, batch_size=128, shuffle=True)"),
+             "train_loader = DataLoader(train_set, batch_size=128, shuffle=True, num_workers=2)"),
     ("code", 'class VAE(nn.Module):\n'
              '    def __init__(self, latent_dim=16):\n'
              '        super().__init__()\n'
