@@ -98,8 +98,9 @@ class EncodeSpec(BaseModel):
 
     ``outputs``: a list naming the callable's outputs by position (``[mu, logvar]``,
     ``[z_mean, z_log_var, z]`` as ``[mu, logvar, _]``; ``_`` is ignored), or a mapping from
-    role to key for a dict output (``{mu: mu, log_sigma: log_sigma}``), or ``split`` for one
-    tensor whose last axis holds mu then the scale (``.chunk(2, dim=-1)``). The scale's role
+    role to key for a dict output (``{mu: mu, log_sigma: log_sigma}``) or to attribute for an
+    object (``{mu: loc, sigma: scale}`` for a ``torch.distributions.Normal``), or ``split`` for
+    one tensor whose last axis holds mu then the scale (``.chunk(2, dim=-1)``). The scale's role
     names its parametrization: ``logvar``, ``log_sigma``, ``sigma`` or ``var``.
     """
 
@@ -146,8 +147,9 @@ class EncodeSpec(BaseModel):
 
 class DecodeSpec(BaseModel):
     """How to decode a batch of latent codes: ``call`` on z (B, D), then ``output`` (a
-    position or key when it returns several things); ``returns`` says whether the values are
-    probabilities or logits."""
+    position, a key, or an attribute such as a ``Bernoulli``'s ``logits``, when it does not
+    return the images themselves); ``returns`` says whether the values are probabilities or
+    logits."""
 
     model_config = ConfigDict(extra="forbid")
 

@@ -61,12 +61,15 @@ def main(namespace, probe_dir):
     def select(output, selector):
         if selector is None:
             return output
-        if isinstance(selector, str):
-            if not isinstance(output, dict):
-                raise TypeError(f"expected a dict with key '{selector}', got {type(output).__name__}")
-            if selector not in output:
-                raise KeyError(f"the output has no key '{selector}' (keys: {sorted(map(str, output))})")
-            return output[selector]
+        if isinstance(selector, str):  # a dict's key, else an attribute (torch.distributions.Normal.loc)
+            if isinstance(output, dict):
+                if selector not in output:
+                    raise KeyError(f"the output has no key '{selector}' (keys: {sorted(map(str, output))})")
+                return output[selector]
+            if not hasattr(output, selector):
+                raise TypeError(f"expected a dict with key '{selector}' or an object with that attribute, "
+                                f"got {type(output).__name__}")
+            return getattr(output, selector)
         if not isinstance(output, (tuple, list)):
             raise TypeError(f"expected a tuple or list to take item {selector} of, got {type(output).__name__}")
         if len(output) <= selector:

@@ -26,6 +26,9 @@ REFERENCE_FUNCTIONS = {
     "bernoulli_reconstruction": losses.bernoulli_reconstruction,
 }
 
+#: References that return one value per example, (B,): a check may reduce them over the batch.
+PER_EXAMPLE = {"kl_normal_std", "kl_normal", "kl_laplace_std", "kl_exponential_std", "bernoulli_reconstruction"}
+
 #: Share of a ``function`` check's points for correct values, then (only if the values are
 #: right) for the exact output shape and for the gradients.
 VALUE_SHARE, SHAPE_SHARE, GRADIENT_SHARE = 0.6, 0.2, 0.2
@@ -173,12 +176,16 @@ class FunctionCheck(StudentCall):
     reference (computed in float64 in the grader) within ``rtol``/``atol``, have
     ``output_shape``, and the gradients of ``output.sum()`` w.r.t. ``grad`` must match too.
     ``reference_options`` are keyword arguments of the reference itself (``reduction: sum``
-    for a loss the handout sums over the batch). A reference that takes ``beta`` while the
-    check passes none is evaluated at its default, beta = 1, and the message says so.
+    for a loss the handout sums over the batch); ``batch`` reduces a per-example reference
+    (a KL, a reconstruction term) over the batch as the student's function does. A reference
+    that takes ``beta`` while the check passes none is evaluated at its default, beta = 1, and
+    the message says so.
     """
 
     type: Literal["function"] = "function"
     reference: Literal[tuple(REFERENCE_FUNCTIONS)] = Field(description='the reference function (reference/kl.py, reference/losses.py)')
+    batch: Literal["none", "mean", "sum"] = Field("none", description="how the student's function reduces a per-example "
+                                                                     "reference over the batch (KL summed over it: sum)")
     reference_options: dict[str, str | float] = Field(default_factory=dict,
         description='keyword arguments of the reference itself, e.g. reduction: sum')
     args: dict[str, InputSpec] = Field(description="the generated inputs, named as the reference's parameters, in its order")
@@ -205,6 +212,9 @@ class FunctionCheck(StudentCall):
         unknown = [name for name in [*self.kwargs, *self.reference_options] if name not in parameters]
         if unknown:
             raise ValueError(f"{self.reference} takes no argument {unknown} (it takes {list(parameters)})")
+        if self.batch != "none" and self.reference not in PER_EXAMPLE:
+            raise ValueError(f"batch: {self.batch} reduces a per-example reference ({sorted(PER_EXAMPLE)}); "
+                             f"{self.reference} already returns one value per batch")
         return self
 
     @property
@@ -274,6 +284,8 @@ class FunctionCheck(StudentCall):
         kwargs = {name: float(request.inputs[f"kw_{name}"]) for name in self.kwargs}
         output = REFERENCE_FUNCTIONS[self.reference](*[inputs[name] for name in self.args], **kwargs,
                                                      **self.reference_options)
+        if self.batch != "none":
+            output = output.sum(dim=0) if self.batch == "sum" else output.mean(dim=0)
         if watched:
             output.sum().backward()
         return output.detach().numpy(), {name: leaves[name].grad.numpy() for name in watched}

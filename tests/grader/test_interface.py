@@ -139,3 +139,68 @@ def test_a_sampler_in_the_sigma_convention_is_judged_in_it(mnist):
              "grad_arg0": np.ones_like(mu), "grad_arg1": eps / sigma}
     outcome = check.evaluate(_evidence(request, wrong, mnist))
     assert outcome.fraction == pytest.approx(0.2) and "is the sigma turned into the standard deviation correctly?" in outcome.message
+
+
+def test_a_kl_summed_over_the_batch_is_checked_against_the_reduced_reference(mnist):
+    import numpy as np
+    import torch
+
+    from reference.kl import kl_normal_std
+
+    spec = dict(id="k", title="k", points=1, function="kld", reference="kl_normal_std",
+                args={"mu": {"dist": "normal", "shape": ["B", "D"]},
+                      "logvar": {"dist": "uniform", "low": -1, "high": 1, "shape": ["B", "D"]}},
+                cases=[{"B": 4, "D": 3}], output_shape=[], grad=["mu", "logvar"])
+    summed = FunctionCheck(**spec, batch="sum")
+    (request,) = summed.probes(ProbeContext(seed=0, data=mnist, parameters={}))
+    mu, logvar = (torch.tensor(request.inputs[k], dtype=torch.float64, requires_grad=True) for k in ("arg0", "arg1"))
+    total = kl_normal_std(mu, logvar).sum()  # what `-0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())` returns
+    total.backward()
+    arrays = {"output": np.array(total.item()), "grad_arg0": mu.grad.numpy(), "grad_arg1": logvar.grad.numpy()}
+    assert summed.evaluate(_evidence(request, arrays, mnist)).fraction == 1.0
+    per_example = FunctionCheck(**{**spec, "output_shape": ["B"]})
+    assert per_example.evaluate(_evidence(request, arrays, mnist)).fraction == 0.0
+    with pytest.raises(ValueError, match="already returns one value per batch"):
+        FunctionCheck(**{**spec, "reference": "negative_elbo", "grad": []}, batch="sum")
+
+
+def test_the_probe_reads_a_distribution_object_and_a_bernoulli_decoder(mnist, tmp_path):
+    """The kernel-side probe, run in this process on a namespace as the kernel would run it."""
+    import torch
+
+    from grader import artifacts, transforms
+    from grader.checks.model import ModelInterfaceCheck
+
+    class Encoder(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = torch.nn.Linear(784, 4)
+
+        def forward(self, x):
+            h = self.net(x.flatten(1))
+            return torch.distributions.Normal(h[:, :2], torch.nn.functional.softplus(h[:, 2:]) + 1e-3)
+
+    class Decoder(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = torch.nn.Linear(2, 784)
+
+        def forward(self, z):
+            return torch.distributions.Bernoulli(logits=self.net(z).view(-1, 1, 28, 28))
+
+    model = ModelSpec(encode={"call": "enc", "outputs": {"mu": "loc", "sigma": "scale"}},
+                      decode={"call": "dec", "output": "logits", "returns": "logits"}, latent=None)
+    context = ProbeContext(seed=0, data=mnist, parameters={}, model=model)
+    check = ModelInterfaceCheck(id="m", title="m", points=1)
+    requests = check.probes(context)
+    artifacts.write_requests(tmp_path, requests, 0, "torch")
+    probe = {}
+    exec(compile(transforms.PROBE_SOURCE, "vaegrade_probe", "exec"), probe)
+    probe["main"]({"enc": Encoder(), "dec": Decoder()}, str(tmp_path))
+    outputs = artifacts.read_outputs(tmp_path, requests)
+    from grader.checks.base import Evidence
+    import nbformat
+
+    outcome = check.evaluate(Evidence(requests={r.key: r for r in requests}, outputs=outputs,
+                                      notebook=nbformat.v4.new_notebook(), context=context))
+    assert outcome.fraction == 1.0, outcome.message
