@@ -5,7 +5,8 @@ finds and calls the objects so described; every conversion between the student's
 and the reference's happens in the grader (:mod:`reference.parametrize`).
 
 - :data:`Locator`: where an object is, resolved in the kernel's global namespace:
-  a dotted path (``model.reparameterize``), a list of candidate paths (the first defined wins),
+  a path (``model.reparameterize``, ``models[0.1].decoder``: names, attributes and literal keys,
+  parsed with ``ast``, never evaluated), a list of candidate paths (the first defined wins),
   or ``{instance_of: VAE, attr: loss}`` (the object whose class is named ``VAE``, then its
   attribute), or ``{new: Sampling}`` (a fresh instance of class ``Sampling``, made with no
   arguments).
@@ -22,6 +23,7 @@ Each turns into a JSON-able config for the kernel with ``.config()``.
 
 from __future__ import annotations
 
+import ast
 import re
 from typing import Any, Literal, Union
 
@@ -29,16 +31,39 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from reference.parametrize import SCALE_PARAMS, DecoderOutput
 
-DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 #: Image layouts a model may take and return, without the batch axis.
 LAYOUTS = {"B,1,28,28": (1, 28, 28), "B,28,28": (28, 28), "B,784": (784,), "B,28,28,1": (28, 28, 1)}
 
 
-def _dotted(path: str) -> str:
-    if not DOTTED.match(path):
-        raise ValueError(f"{path!r} is not a dotted name such as `model.encode`")
-    return path
+def path_steps(path: str) -> list[dict[str, Any]]:
+    """The steps of a path from the notebook's namespace, parsed with ``ast``: a name, then
+    attributes and items with literal keys: ``model.encode`` -> ``[{"name": "model"},
+    {"attr": "encode"}]``; ``models[0.1].decoder`` and ``results["beta=5"]["history"]`` too.
+    Nothing is evaluated: the kernel walks the steps.
+
+    Raises:
+        ValueError: anything else (a call, an operator, a variable index).
+    """
+    def steps(node: ast.expr) -> list[dict[str, Any]]:
+        if isinstance(node, ast.Name):
+            return [{"name": node.id}]
+        if isinstance(node, ast.Attribute):
+            return steps(node.value) + [{"attr": node.attr}]
+        if isinstance(node, ast.Subscript):
+            key = node.slice
+            if isinstance(key, ast.UnaryOp) and isinstance(key.op, ast.USub) and isinstance(key.operand, ast.Constant):
+                return steps(node.value) + [{"item": -key.operand.value}]
+            if isinstance(key, ast.Constant) and isinstance(key.value, (int, float, str)) and not isinstance(key.value, bool):
+                return steps(node.value) + [{"item": key.value}]
+        raise ValueError(f"{path!r} is not a path such as `model.encode` or `models[0.1].decoder` "
+                         "(names, attributes and literal keys only)")
+
+    try:
+        tree = ast.parse(path.strip(), mode="eval")
+    except SyntaxError as exc:
+        raise ValueError(f"{path!r} is not a path such as `model.encode`: {exc.msg}") from exc
+    return steps(tree.body)
 
 
 class FoundBy(BaseModel):
@@ -60,7 +85,7 @@ class FoundBy(BaseModel):
             if name is not None and not IDENTIFIER.match(name):
                 raise ValueError(f"{name!r} is not a class name")
         if self.attr is not None:
-            _dotted(self.attr)
+            path_steps(f"_.{self.attr}")
         return self
 
 
@@ -68,17 +93,21 @@ Locator = Union[str, list[str], FoundBy]
 
 
 def locator_config(locator: Locator) -> dict[str, Any]:
-    """The kernel's form of a locator: ``{"paths": [...]}`` or ``{"instance_of"|"new": ..., "attr": ...}``.
+    """The kernel's form of a locator: ``{"paths": [steps, ...], "names": [...]}`` (see
+    :func:`path_steps`) or ``{"instance_of"|"new": ..., "attr": steps}``.
 
     Raises:
-        ValueError: a path is not a dotted name, or the candidate list is empty.
+        ValueError: a path is not a path, or the candidate list is empty.
     """
     if isinstance(locator, FoundBy):
-        return locator.model_dump(exclude_none=True)
+        config = locator.model_dump(exclude_none=True)
+        if locator.attr is not None:
+            config["attr"] = path_steps(f"_.{locator.attr}")[1:]
+        return config
     paths = [locator] if isinstance(locator, str) else list(locator)
     if not paths:
         raise ValueError("an empty list of candidate names")
-    return {"paths": [_dotted(path) for path in paths]}
+    return {"paths": [path_steps(path) for path in paths], "names": paths}
 
 
 def describe_locator(locator: Locator) -> str:
@@ -192,12 +221,16 @@ class ModelSpec(BaseModel):
     @field_validator("latent")
     @classmethod
     def _latent(cls, value: str | None) -> str | None:
-        return value if value is None else _dotted(value)
+        if value is not None:
+            path_steps(value)
+        return value
 
     @field_validator("inference")
     @classmethod
     def _inference(cls, value: list[str]) -> list[str]:
-        return [_dotted(path) for path in value]
+        for path in value:
+            path_steps(path)
+        return value
 
     @property
     def decoded_shape(self) -> tuple[int, ...]:
@@ -206,7 +239,8 @@ class ModelSpec(BaseModel):
 
     def config(self) -> dict[str, Any]:
         return {"encode": self.encode.config(), "decode": self.decode.config(), "layout": list(LAYOUTS[self.layout]),
-                "latent": self.latent, "inference": self.inference}
+                "latent": self.latent and locator_config(self.latent),
+                "inference": [locator_config(path) for path in self.inference]}
 
 
 class ArgSpec(BaseModel):

@@ -7,7 +7,8 @@ from ``<probe_dir>/<key>.inputs.npz``, calls the student's objects, and writes o
 arrays: ``<probe_dir>/<key>.npz`` per request and ``manifest.json`` (which requests ran, and
 the exception of those that did not).
 
-Objects are found by locators (see :mod:`grader.interface`): dotted paths, candidate names,
+Objects are found by locators (see :mod:`grader.interface`): paths as steps (a name, then
+attributes and literal items, walked, never evaluated), candidate names,
 an instance of a named class, or a fresh instance. A framework adapter (:func:`torch_adapter`,
 :func:`tensorflow_adapter`) converts arrays to tensors and back, takes gradients of
 ``output.sum()`` and puts models in inference mode; the kinds of request are written once
@@ -33,15 +34,10 @@ def main(namespace, probe_dir):
     def resolve(locator):
         """The object a locator names in the notebook's namespace (see grader.interface)."""
         if "paths" in locator:
-            for path in locator["paths"]:
-                head, *rest = path.split(".")
-                if head not in namespace:
-                    continue
-                value = namespace[head]
-                for part in rest:
-                    value = getattr(value, part)
-                return value
-            names = " or ".join(f"'{p}'" for p in locator["paths"])
+            for steps, name in zip(locator["paths"], locator["names"]):
+                if steps[0]["name"] in namespace:
+                    return walk(namespace[steps[0]["name"]], steps[1:], name)
+            names = " or ".join(f"'{p}'" for p in locator["names"])
             raise NameError(f"name {names} is not defined")
         class_name = locator.get("instance_of") or locator["new"]
         if "new" in locator:
@@ -54,8 +50,18 @@ def main(namespace, probe_dir):
             if not found:
                 raise NameError(f"no instance of class '{class_name}' is defined")
             value = found[-1]
-        for part in (locator.get("attr") or "").split(".") if locator.get("attr") else []:
-            value = getattr(value, part)
+        return walk(value, locator.get("attr", []), class_name)
+
+    def walk(value, steps, name):
+        """Follow attribute and item steps from ``value`` (the object called ``name``)."""
+        for step in steps:
+            if "attr" in step:
+                value = getattr(value, step["attr"])
+            else:
+                try:
+                    value = value[step["item"]]
+                except (KeyError, IndexError, TypeError) as exc:
+                    raise LookupError(f"{name}: no item {step['item']!r} ({type(exc).__name__})") from None
         return value
 
     def select(output, selector):
@@ -218,7 +224,7 @@ def main(namespace, probe_dir):
     def model_parts(config):
         encode = resolve(config["encode"]["call"])
         decode = resolve(config["decode"]["call"])
-        objects = [encode, decode] + [resolve({"paths": [path]}) for path in config["inference"]]
+        objects = [encode, decode] + [resolve(locator) for locator in config["inference"]]
         return encode, decode, objects
 
     def run_encode(encode, config, x):
@@ -241,7 +247,7 @@ def main(namespace, probe_dir):
         latent = None
         if config["latent"]:
             try:
-                latent = resolve({"paths": [config["latent"]]})
+                latent = resolve(config["latent"])
             except Exception:
                 latent = None
         arrays["latent_dim"] = np.array(latent if isinstance(latent, int) and not isinstance(latent, bool) else -1)

@@ -34,7 +34,9 @@ def mutated(tmp_path: Path, rubric: str, old: str, new: str) -> Path:
     ("csci566_dict_forward.yaml", "{arg: logvar, as: log_sigma}, prior_mu", "{arg: log_var, as: log_sigma}, prior_mu",
      "call names ['log_var']"),
     ("csci566_dict_forward.yaml", "function: vae_model.reparameterize", "function: vae_model..reparameterize",
-     "is not a dotted name"),
+     "is not a path such as `model.encode`"),
+    ("csci566_dict_forward.yaml", "function: vae_model.reparameterize", "function: vae_model.get(1).reparameterize",
+     "names, attributes and literal keys only"),
     ("torch_chunk_logits.yaml", "returns: logits", "returns: logit", "Input should be 'probabilities' or 'logits'"),
     ("torch_encoder_decoder_sigma.yaml", "layout: B,28,28", "layout: B,28,28,3", "Input should be"),
     ("pytorch_examples_loss_function.yaml", "reference_options: {reduction: sum}", "reference_options: {reduce: sum}",
@@ -67,9 +69,11 @@ def test_every_shipped_rubric_loads():
 
 
 def test_locators_and_outputs_become_the_kernels_config():
-    assert locator_config("model.encode") == {"paths": ["model.encode"]}
-    assert locator_config(["loss_function", "vae_loss"]) == {"paths": ["loss_function", "vae_loss"]}
-    assert locator_config(FoundBy(instance_of="VAE", attr="loss")) == {"instance_of": "VAE", "attr": "loss"}
+    assert locator_config("model.encode") == {"paths": [[{"name": "model"}, {"attr": "encode"}]], "names": ["model.encode"]}
+    assert locator_config(["loss_function", "vae_loss"])["paths"] == [[{"name": "loss_function"}], [{"name": "vae_loss"}]]
+    assert locator_config("models[0.1].decoder")["paths"] == [[{"name": "models"}, {"item": 0.1}, {"attr": "decoder"}]]
+    assert locator_config('runs["beta=5"][-1]')["paths"] == [[{"name": "runs"}, {"item": "beta=5"}, {"item": -1}]]
+    assert locator_config(FoundBy(instance_of="VAE", attr="loss")) == {"instance_of": "VAE", "attr": [{"attr": "loss"}]}
     assert EncodeSpec(call="encoder", outputs=["mu", "logvar", "z"]).config()["select"] == {"mu": 0, "scale": 1}
     assert EncodeSpec(call="m", outputs={"mu": "mu", "log_sigma": "ls"}).config()["select"] == {"mu": "mu", "scale": "ls"}
     assert EncodeSpec(call="m", outputs=["_", "mu", "sigma"]).scale == "sigma"
@@ -164,7 +168,7 @@ def test_a_kl_summed_over_the_batch_is_checked_against_the_reduced_reference(mni
         FunctionCheck(**{**spec, "reference": "negative_elbo", "grad": []}, batch="sum")
 
 
-def test_the_probe_reads_a_distribution_object_and_a_bernoulli_decoder(mnist, tmp_path):
+def test_the_probe_reads_a_distribution_object_and_a_bernoulli_decoder_found_by_items(mnist, tmp_path):
     """The kernel-side probe, run in this process on a namespace as the kernel would run it."""
     import torch
 
@@ -188,15 +192,15 @@ def test_the_probe_reads_a_distribution_object_and_a_bernoulli_decoder(mnist, tm
         def forward(self, z):
             return torch.distributions.Bernoulli(logits=self.net(z).view(-1, 1, 28, 28))
 
-    model = ModelSpec(encode={"call": "enc", "outputs": {"mu": "loc", "sigma": "scale"}},
-                      decode={"call": "dec", "output": "logits", "returns": "logits"}, latent=None)
+    model = ModelSpec(encode={"call": 'parts["enc"]', "outputs": {"mu": "loc", "sigma": "scale"}},
+                      decode={"call": "models[0.5]", "output": "logits", "returns": "logits"}, latent="sizes[-1]")
     context = ProbeContext(seed=0, data=mnist, parameters={}, model=model)
     check = ModelInterfaceCheck(id="m", title="m", points=1)
     requests = check.probes(context)
     artifacts.write_requests(tmp_path, requests, 0, "torch")
     probe = {}
     exec(compile(transforms.PROBE_SOURCE, "vaegrade_probe", "exec"), probe)
-    probe["main"]({"enc": Encoder(), "dec": Decoder()}, str(tmp_path))
+    probe["main"]({"parts": {"enc": Encoder()}, "models": {0.1: None, 0.5: Decoder()}, "sizes": [8, 2]}, str(tmp_path))
     outputs = artifacts.read_outputs(tmp_path, requests)
     from grader.checks.base import Evidence
     import nbformat
