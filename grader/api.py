@@ -183,9 +183,11 @@ class Prepared:
 def prepare(notebook: nbformat.NotebookNode, rubric: Rubric) -> Prepared:
     """Set the grading parameters and find what the notebook needs shimmed on a CPU grader."""
     specs = rubric.parameter_specs()
-    names = {alias: spec.value for name, spec in specs.items() for alias in [name, *spec.names]}
-    keywords = {tuple(k.split(".")): spec.value for spec in specs.values() for k in spec.keywords}
-    prepared, tagged, rewrites = transforms.set_parameters(notebook, rubric.parameter_values(), names, keywords)
+    targets = source.Targets(
+        names={alias: spec.value for name, spec in specs.items() for alias in [name, *spec.names]},
+        keywords={tuple(k.split(".")): spec.value for spec in specs.values() for k in spec.keywords},
+        loops={variable: spec.value for spec in specs.values() for variable in spec.loops})
+    prepared, tagged, rewrites = transforms.set_parameters(notebook, rubric.parameter_values(), targets)
     found = source.scan_platform([cell.source for cell in notebook.cells if cell.cell_type == "code"])
     shims = {"cuda": found.cuda, "colab": found.colab, "installs": bool(found.installs),
              "magics": sorted({magic.split()[0] for magic in found.magics})}

@@ -36,8 +36,9 @@ class Parameter(BaseModel):
 
     With a cell tagged ``parameters``, ``value`` is assigned after it (papermill's convention).
     Without one, the grader rewrites the notebook's own assignments to any of ``names`` (the
-    parameter's own name included) and the keyword arguments ``keywords`` (``fit.epochs``: the
-    keyword ``epochs`` of every call of a function or method named ``fit``) to ``value``, with
+    parameter's own name included), the keyword arguments ``keywords`` (``fit.epochs``: the
+    keyword ``epochs`` of every call of a function or method named ``fit``) and the literal
+    ranges of loops over the variables ``loops`` (``for epoch in range(30)``) to ``value``, with
     the ``ast`` module, and records each rewrite in the result.
     """
 
@@ -46,6 +47,8 @@ class Parameter(BaseModel):
     value: Scalar = Field(description='the value set at grading time')
     names: list[str] = Field(default_factory=list, description="other variable names for it (num_epochs, EPOCHS)")
     keywords: list[str] = Field(default_factory=list, description="call keywords as function.keyword (fit.epochs)")
+    loops: list[str] = Field(default_factory=list, description="loop variables whose `for ... in range(N)` runs it "
+                                                               "(epoch); value must be an int")
 
     @model_validator(mode="after")
     def _names(self) -> "Parameter":
@@ -55,6 +58,11 @@ class Parameter(BaseModel):
         for keyword in self.keywords:
             if keyword.count(".") != 1 or not all(IDENTIFIER.match(part) for part in keyword.split(".")):
                 raise ValueError(f"{keyword!r} is not function.keyword (e.g. fit.epochs)")
+        for variable in self.loops:
+            if not IDENTIFIER.match(variable):
+                raise ValueError(f"{variable!r} is not a loop variable name")
+        if self.loops and (not isinstance(self.value, int) or isinstance(self.value, bool)):
+            raise ValueError("`loops` sets how many times a loop runs: the value must be an int")
         return self
 
 

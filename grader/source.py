@@ -8,8 +8,9 @@ the same before running it), then parsed.
   assignments to the parameter's names (``num_epochs = 30``, ``cfg.epochs = 30``,
   ``config["epochs"] = 30``, ``epochs, lr = 30, 1e-3``), numeric entries of dict literals
   (``{"epochs": 30}``), defaults of function parameters so named (``def train(model, epochs=30)``),
-  and listed call keywords (``vae.fit(..., epochs=30)``) get the rubric's value; every rewrite is
-  returned as a sentence for the result.
+  listed call keywords (``vae.fit(..., epochs=30)``) and loops over a literal range by their
+  variable (``for epoch in range(30)``, ``range(1, 30 + 1)``, ``range(1, 31)``, ``tqdm(range(30))``)
+  get the rubric's value; every rewrite is returned as a sentence for the result.
 - :func:`scan_platform`: what a notebook written for a GPU or Colab uses, so that the kernel
   setup can shim it on a CPU grader (see :mod:`grader.kernel_setup`) and the result can say so.
 """
@@ -87,8 +88,20 @@ def _called_name(call: ast.Call) -> str | None:
     return func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else None
 
 
-def parameter_edits(tree: ast.Module, names: dict[str, Any], keywords: dict[tuple[str, str], Any]) -> list[Edit]:
+@dataclass(frozen=True)
+class Targets:
+    """Where the grading parameters may be set in a notebook, each with its value: variable
+    ``names`` (``num_epochs``), call ``keywords`` as (function, keyword) (``("fit", "epochs")``),
+    and ``loops`` by loop variable (``for epoch in range(30)`` runs the value's number of times)."""
+
+    names: dict[str, Any] = field(default_factory=dict)
+    keywords: dict[tuple[str, str], Any] = field(default_factory=dict)
+    loops: dict[str, Any] = field(default_factory=dict)
+
+
+def parameter_edits(tree: ast.Module, targets: Targets) -> list[Edit]:
     """The edits that set the parameters in one cell's tree (see module docstring)."""
+    names, keywords = targets.names, targets.keywords
     edits: list[Edit] = []
     for node in ast.walk(tree):
         for target, value in _assigned(node):
@@ -108,7 +121,31 @@ def parameter_edits(tree: ast.Module, names: dict[str, Any], keywords: dict[tupl
                 if (called, keyword.arg) in keywords:
                     edits.append(Edit(keyword.value, repr(keywords[(called, keyword.arg)]),
                                       f"`{called}(..., {keyword.arg}=...)`"))
+        if isinstance(node, ast.For) and isinstance(node.target, ast.Name) and node.target.id in targets.loops:
+            found = _range_count(node.iter)
+            if found is not None:
+                literal, offset = found
+                edits.append(Edit(literal, repr(targets.loops[node.target.id] + offset),
+                                  f"`for {node.target.id} in range(...)`"))
     return edits
+
+
+def _range_count(node: ast.expr) -> tuple[ast.expr, int] | None:
+    """The literal that sets how many times a loop over ``range(N)``, ``range(0, N)``,
+    ``range(1, N + 1)`` or ``range(1, N1)`` runs (also inside ``tqdm(...)``, or ``trange``), and
+    what it adds to the count (1 for ``range(1, N1)``); None when it is not a literal."""
+    if isinstance(node, ast.Call) and _called_name(node) == "tqdm" and node.args:
+        return _range_count(node.args[0])
+    if not (isinstance(node, ast.Call) and _called_name(node) in ("range", "trange") and 1 <= len(node.args) <= 2):
+        return None
+    start = node.args[0] if len(node.args) == 2 else ast.Constant(0)
+    stop = node.args[-1]
+    if not (isinstance(start, ast.Constant) and start.value in (0, 1)):
+        return None
+    if start.value == 1 and isinstance(stop, ast.BinOp) and isinstance(stop.op, ast.Add) and _is_number(stop.right) \
+            and stop.right.value == 1:  # type: ignore[attr-defined]
+        return (stop.left, 0) if _is_number(stop.left) else None
+    return (stop, start.value) if _is_number(stop) else None
 
 
 def _offset(lines: list[str], line: int, column: int) -> int:
@@ -139,14 +176,13 @@ def apply_edits(cell_source: str, python: str, edits: list[Edit]) -> tuple[str, 
     return text, notes[::-1]
 
 
-def rewrite_parameters(cell_source: str, names: dict[str, Any],
-                       keywords: dict[tuple[str, str], Any]) -> tuple[str, list[str]]:
+def rewrite_parameters(cell_source: str, targets: Targets) -> tuple[str, list[str]]:
     """A cell's source with the grading parameters set, and what was rewritten (empty: unchanged)."""
     parsed = parse_cell(cell_source)
     if parsed is None:
         return cell_source, []
     python, tree = parsed
-    edits = parameter_edits(tree, names, keywords)
+    edits = parameter_edits(tree, targets)
     if not edits:
         return cell_source, []
     return apply_edits(cell_source, python, edits)

@@ -21,7 +21,7 @@ from typing import Any
 
 import nbformat
 
-from grader.source import rewrite_parameters
+from grader.source import Targets, rewrite_parameters
 
 PROBE_SOURCE = (Path(__file__).with_name("probe_kernel.py")).read_text(encoding="utf-8")
 SETUP_SOURCE = (Path(__file__).with_name("kernel_setup.py")).read_text(encoding="utf-8")
@@ -61,11 +61,11 @@ def inject_setup_cell(nb: nbformat.NotebookNode, config: dict[str, Any]) -> nbfo
     return nb
 
 
-def set_parameters(nb: nbformat.NotebookNode, values: dict[str, Any], names: dict[str, Any],
-                   keywords: dict[tuple[str, str], Any]) -> tuple[nbformat.NotebookNode, bool, list[str]]:
+def set_parameters(nb: nbformat.NotebookNode, values: dict[str, Any],
+                   targets: Targets) -> tuple[nbformat.NotebookNode, bool, list[str]]:
     """Set the grading parameters: after the cell tagged ``parameters`` when there is one
-    (:func:`inject_parameters`), else by rewriting the notebook's assignments to ``names``,
-    defaults so named and call ``keywords`` (see :func:`grader.source.rewrite_parameters`).
+    (:func:`inject_parameters`), else by rewriting the notebook's own assignments, defaults,
+    call keywords and loops that ``targets`` names (see :func:`grader.source.rewrite_parameters`).
 
     Returns:
         (notebook, tagged, rewrites): ``rewrites`` describes each change, by cell (numbered
@@ -83,7 +83,7 @@ def set_parameters(nb: nbformat.NotebookNode, values: dict[str, Any], names: dic
         number += 1
         if cell.cell_type != "code":
             continue
-        cell.source, notes = rewrite_parameters(cell.source, names, keywords)
+        cell.source, notes = rewrite_parameters(cell.source, targets)
         rewrites += [f"cell {number}, {note}" for note in notes]
     if not rewrites:
         nb, _ = inject_parameters(nb, values)

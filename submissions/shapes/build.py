@@ -335,11 +335,12 @@ shape("pytorch_examples_loss_function", [
 })
 
 # 7. One encoder tensor split in halves (.chunk), a decoder returning logits, a loss
-#    vae_loss(x, logits, mu, logvar, beta) with BCE on logits; conv nets; n_epochs.
+#    vae_loss(x, logits, mu, logvar, beta) with BCE on logits; conv nets; the epoch count is a
+#    literal in the training loop: `for epoch in range(8)`.
 shape("torch_chunk_logits", [
     ("md", "# Convolutional beta-VAE\nThe decoder returns logits; the loss uses `binary_cross_entropy_with_logits`."),
     ("code", "import numpy as np\nimport torch\nimport torch.nn as nn\nimport torch.nn.functional as F\nimport matplotlib.pyplot as plt"),
-    ("code", "x = torch.tensor(np.load('mnist.npz')['x_train'][:, None] / 255.0, dtype=torch.float32)\nn_epochs = 8\nbeta = 1.0"),
+    ("code", "x = torch.tensor(np.load('mnist.npz')['x_train'][:, None] / 255.0, dtype=torch.float32)\nbeta = 1.0"),
     ("code", 'class ConvVAE(nn.Module):\n'
              '    def __init__(self, z_dim=10):\n'
              '        super().__init__()\n'
@@ -359,7 +360,7 @@ shape("torch_chunk_logits", [
              '    kl = -0.5 * torch.sum(1 + logvar - mu ** 2 - logvar.exp()) / x.size(0)\n'
              '    return rec + beta * kl'),
     ("code", 'model = ConvVAE()\nopt = torch.optim.Adam(model.parameters(), lr=2e-3)\n'
-             'for epoch in range(n_epochs):\n'
+             'for epoch in range(8):\n'
              '    for xb in x[torch.randperm(len(x))].split(128):\n'
              '        logits, mu, logvar = model(xb)\n'
              '        loss = vae_loss(xb, logits, mu, logvar, beta)\n'

@@ -69,6 +69,7 @@ def test_parameters_are_rewritten_and_recorded(graded):
     assert any("`fit(..., epochs=...)` 30 -> 2" in note for note in notes["keras_functional"])
     assert any("the default of `epochs` in `train` 20 -> 2" in note for note in notes["torch_forward_mu_first"])
     assert "skipped the Colab magic `%tensorflow_version 2.x`" in notes["tf_keras_subclassed"]
+    assert "grading parameter set in cell 6, line 3: `for epoch in range(...)` 8 -> 2" in notes["torch_chunk_logits"]
     history = json.loads((out / "keras_functional" / "keras_functional" / "result.json").read_text())
     assert history["environment"]["kernel_packages"] == ["tensorflow-cpu==2.21.*"]
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from grader import artifacts, transforms
-from grader.source import rewrite_parameters
+from grader.source import Targets, rewrite_parameters
 from grader.errors import ArtifactError
 from tests.conftest import ROOT
 
@@ -41,8 +41,8 @@ def test_untagged_parameters_are_rewritten_where_the_notebook_sets_them():
         nbformat.v4.new_code_cell("!pip install torchvision\nnum_epochs = 30  # as in the handout\nprint(num_epochs)"),
         nbformat.v4.new_code_cell("def train(model, epochs=10):\n    pass\nhist = vae.fit(x, epochs=30, batch_size=128)"),
     ])
-    prepared, tagged, rewrites = transforms.set_parameters(nb, {"epochs": 2}, {"epochs": 2, "num_epochs": 2},
-                                                           {("fit", "epochs"): 2})
+    targets = Targets(names={"epochs": 2, "num_epochs": 2}, keywords={("fit", "epochs"): 2})
+    prepared, tagged, rewrites = transforms.set_parameters(nb, {"epochs": 2}, targets)
     assert not tagged and len(prepared.cells) == 3
     assert prepared.cells[1].source == "!pip install torchvision\nnum_epochs = 2  # as in the handout\nprint(num_epochs)"
     assert prepared.cells[2].source == "def train(model, epochs=2):\n    pass\nhist = vae.fit(x, epochs=2, batch_size=128)"
@@ -52,7 +52,7 @@ def test_untagged_parameters_are_rewritten_where_the_notebook_sets_them():
 
 def test_untagged_notebook_without_the_names_gets_the_values_first():
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("for epoch in range(3): pass")])
-    prepared, tagged, rewrites = transforms.set_parameters(nb, {"epochs": 2}, {"epochs": 2}, {})
+    prepared, tagged, rewrites = transforms.set_parameters(nb, {"epochs": 2}, Targets(names={"epochs": 2}))
     assert not tagged and rewrites == [] and prepared.cells[0].source.endswith("epochs = 2")
 
 
@@ -95,7 +95,25 @@ def test_manifest_errors_become_probe_outputs(tmp_path):
 def test_parameters_in_configs_are_rewritten_only_where_they_are_numbers():
     source = ('config = {"epochs": 30, "history": []}\nargs.epochs = 20\ncfg["epochs"] = 10\nepochs, lr = 5, 1e-3\n'
               'log = {"epochs": []}\nlog["epochs"] = []\nself_epochs = 3')
-    rewritten, notes = rewrite_parameters(source, {"epochs": 2}, {})
+    rewritten, notes = rewrite_parameters(source, Targets(names={"epochs": 2}))
     assert rewritten == ('config = {"epochs": 2, "history": []}\nargs.epochs = 2\ncfg["epochs"] = 2\nepochs, lr = 2, 1e-3\n'
                          'log = {"epochs": []}\nlog["epochs"] = []\nself_epochs = 3')
     assert len(notes) == 4 and notes[0] == "line 1: the dict entry 'epochs' 30 -> 2"
+
+
+@pytest.mark.parametrize("loop, rewritten", [
+    ("for epoch in range(30):", "for epoch in range(2):"),
+    ("for epoch in range(0, 30):", "for epoch in range(0, 2):"),
+    ("for epoch in range(1, 30 + 1):", "for epoch in range(1, 2 + 1):"),
+    ("for epoch in range(1, 31):", "for epoch in range(1, 3):"),
+    ("for epoch in tqdm(range(30)):", "for epoch in tqdm(range(2)):"),
+    ("for epoch in trange(30):", "for epoch in trange(2):"),
+    ("for epoch in range(n_epochs):", "for epoch in range(n_epochs):"),   # a variable: its own assignment is the target
+    ("for epoch in range(5, 30):", "for epoch in range(5, 30):"),         # not a count
+    ("for i in range(30):", "for i in range(30):"),                       # another loop
+])
+def test_epoch_loops_over_a_literal_range_run_the_grading_count(loop, rewritten):
+    source = f"{loop}\n    train_one_epoch()"
+    result, notes = rewrite_parameters(source, Targets(loops={"epoch": 2}))
+    assert result == f"{rewritten}\n    train_one_epoch()"
+    assert len(notes) == (loop != rewritten)
