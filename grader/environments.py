@@ -13,8 +13,8 @@ with ``pip install`` (the environment's own packages come first on ``sys.path``,
 ``torch==2.14.1`` for ``torchvision`` shadows the grader's torch). ``<cache>`` is
 ``$VAEGRADE_CACHE``, else ``/var/cache/vaegrade`` for root, else ``~/.cache/vaegrade``: it must be
 readable by the sandbox user (``/root`` is not). Builds are serialised by a lock file, so
-parallel workers and concurrent runs build an environment once; environments whose grader
-installation is gone are removed. An empty list means the grader's own environment.
+parallel workers and concurrent runs build an environment once; before a build, environments
+whose grader installation is gone are removed. An empty list means the grader's own environment.
 """
 
 from __future__ import annotations
@@ -94,10 +94,10 @@ def ensure_environment(packages: list[str], log=print) -> KernelEnvironment:  # 
     for folder in (root.parent, root):
         folder.chmod(0o755)
     prefix = root / environment_key(packages)
-    _prune(root, keep=prefix)
     with open(root / f"{prefix.name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not (prefix / "vaegrade-env.json").exists():
+            _prune(root, keep=prefix)
             _build(prefix, packages, log)
     return KernelEnvironment(prefix / "bin" / "python", prefix, tuple(packages))
 
