@@ -18,7 +18,6 @@ import json
 import platform
 import time
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
@@ -26,23 +25,26 @@ import nbclient
 import nbformat
 import numpy as np
 import torch
+from pydantic import ValidationError
 
 import grader
 from grader import artifacts, feedback, parallel, scoring, source, transforms
-from grader.checks.base import Evidence, ProbeContext, ProbeRequest
+from grader.checks.base import Evidence
 from grader.datasets import served_files
 from grader.environments import KernelEnvironment, ensure_environment
-from grader.errors import SubmissionError
-from grader.gradebook import Gradebook, Key, Row, write_csv
+from grader.errors import ArtifactError, SubmissionError
+from grader.evaluation import evaluate_checks, probe_context, unique_requests
 from grader.executor import run_notebook
+from grader.gradebook import Gradebook, Key, Row, write_csv
 from grader.overrides import Overrides, apply_overrides
+from grader.public import PUBLIC_SUFFIX, public_yaml
 from grader.report.run import check_submission_report, find_report_file
-from grader.results import CheckResult, ExecutionReport, ReportResult, SubmissionResult
+from grader.results import CheckResult, ExecutionReport, ReportResult, SelfCheckRecord, SubmissionResult
 from grader.rubric import Rubric
 from grader.sandbox import IsolationMode, Jail, Workspace
+from grader.shipped import source_folders
 from grader.submissions import Submission, read_notebook
 from reference.classifier import JUDGES
-from reference.data import MNIST, load_dataset
 
 
 def environment(rubric: Rubric, kernel: KernelEnvironment | None = None) -> dict[str, object]:
@@ -55,12 +57,14 @@ def environment(rubric: Rubric, kernel: KernelEnvironment | None = None) -> dict
 
 
 def grade_submission(submission: Submission, rubric: Rubric, out: Path, isolation: IsolationMode = "bubblewrap",
-                     slot: int = 0) -> Row:
+                     slot: int = 0, selfcheck: bool = False) -> Row:
     """Grade one notebook: its result and feedback figures. Writes ``OUT/<name>/executed.ipynb``
     and ``kernel.log``; :func:`publish` writes the result and the feedback page.
 
     The kernel runs in a :class:`grader.sandbox.Jail` of the given ``isolation`` mode, as the
-    sandbox user of parallel ``slot``. Never raises for a problem of the submission's own:
+    sandbox user of parallel ``slot``. With ``selfcheck``, ``selfcheck.all()`` runs in the same
+    kernel first, finding the rubric's public view in the working directory as a student's
+    kernel finds it in the bundle (the kernel must import vaegrade). Never raises for a problem of the submission's own:
     those become the result's ``status``, ``error`` and check messages.
     """
     destination = out / submission.name
@@ -73,12 +77,13 @@ def grade_submission(submission: Submission, rubric: Rubric, out: Path, isolatio
         return Row(written_result(submission.name, rubric, *_report_checks(submission, rubric, notebook, None)), npz({}))
 
     kernel = ensure_environment(rubric.environment.packages)
-    context = ProbeContext(seed=rubric.seed, data=_dataset(rubric.dataset), parameters=rubric.parameter_values(),
-                           dataset=rubric.dataset, framework=rubric.framework, model=rubric.model)
-    requests = _unique_requests(rubric, context)
+    context = probe_context(rubric)
+    requests = unique_requests(rubric.checks, context)
     prepared = prepare(transforms.clear_outputs(notebook), rubric)
 
     jail = Jail(isolation, rubric.execution, slot, kernel)
+    if selfcheck:
+        jail.read_only += [(folder, folder) for folder in source_folders()]
     workspace = Workspace.create(jail)
     try:
         served = served_files(rubric.data.train_subset)
@@ -86,6 +91,9 @@ def grade_submission(submission: Submission, rubric: Rubric, out: Path, isolatio
             workspace.provision(path, f"{name}.npz")
         for path in rubric.file_paths() + _student_modules(submission, rubric):
             workspace.provision(path, path.name)
+        if selfcheck:
+            (workspace.root / "public.yaml").write_text(public_yaml(rubric), encoding="utf-8")
+            workspace.provision(workspace.root / "public.yaml", f"{rubric.name}{PUBLIC_SUFFIX}")
         setup = transforms.inject_setup_cell(prepared.notebook, {
             **prepared.shims, "seed": rubric.seed, "threads": rubric.execution.threads, "framework": rubric.framework,
             "datasets": {name: str(workspace.work / f"{name}.npz") for name in served}})
@@ -95,7 +103,7 @@ def grade_submission(submission: Submission, rubric: Rubric, out: Path, isolatio
             probe_dirs.append(workspace.probe_dir())
             artifacts.write_requests(probe_dirs[0], list(requests.values()), rubric.seed, rubric.framework)
             workspace.hand_over_probe(probe_dirs[0])
-            return transforms.probe_cell(str(probe_dirs[0]))
+            return transforms.probe_cell(str(probe_dirs[0]), selfcheck)
 
         execution = run_notebook(setup, jail, workspace.work, workspace.conn, rubric.seed, make_probe_cell,
                                  kernel_log=destination / "kernel.log")
@@ -107,6 +115,7 @@ def grade_submission(submission: Submission, rubric: Rubric, out: Path, isolatio
             report.warnings.append("no cell is tagged `parameters` and none of the parameters' names were found: "
                                    "the grading parameters were set before your cells")
         outputs = artifacts.read_outputs(probe_dirs[0], list(requests.values())) if "probe" in report.phases else {}
+        selfchecked = _selfcheck_record(probe_dirs[0]) if selfcheck and probe_dirs else None
     finally:
         workspace.remove()
     _trim_log(destination / "kernel.log")
@@ -118,7 +127,7 @@ def grade_submission(submission: Submission, rubric: Rubric, out: Path, isolatio
     started = time.monotonic()
     evidence = Evidence(requests=requests, outputs=outputs, notebook=execution.notebook, context=context,
                         stopped_at=report.cell_errors[0].describe() if report.cell_errors else None)
-    checks, figures = _evaluate(rubric, evidence, report.kernel_usable, report.message)
+    checks, figures = evaluate_checks(rubric.checks, evidence, report.kernel_usable, report.message)
     written, written_report = _report_checks(submission, rubric, notebook, execution.notebook)
     checks += written
     report.phases["checks"] = round(time.monotonic() - started, 3)
@@ -128,10 +137,18 @@ def grade_submission(submission: Submission, rubric: Rubric, out: Path, isolatio
         submission=submission.name, rubric=rubric.name, score=scoring.total(checks), max_score=rubric.max_score,
         status="graded" if graded else "error", error=None if graded else report.message,
         checks=checks, execution=report, environment=environment(rubric, kernel), isolation=jail.describe(),
-        report=written_report,
+        report=written_report, selfcheck=selfchecked,
     )
     nbformat.write(execution.notebook, destination / "executed.ipynb")
     return Row(result, npz(figures))
+
+
+def _selfcheck_record(probe_dir: Path) -> SelfCheckRecord:
+    """The verdicts the kernel's self-check wrote (validated like any artifact), or why there are none."""
+    try:
+        return SelfCheckRecord.model_validate(artifacts.read_json(probe_dir / "selfcheck.json"))
+    except (ArtifactError, ValidationError) as exc:
+        return SelfCheckRecord(error=f"no usable self-check verdicts: {exc}")
 
 
 def written_result(name: str, rubric: Rubric, checks: list[CheckResult], report: ReportResult) -> SubmissionResult:
@@ -160,12 +177,6 @@ def _trim_log(path: Path) -> None:
             handle.truncate(MAX_LOG_BYTES)
             handle.seek(0, 2)
             handle.write(b"\n[vaegrade: the rest of the kernel's log was dropped]\n")
-
-
-@lru_cache(maxsize=None)
-def _dataset(name: str) -> MNIST:
-    """A shipped data set, read and sha256-checked once per grading process."""
-    return load_dataset(name)
 
 
 @dataclass(frozen=True)
@@ -216,32 +227,6 @@ def _error_result(submission: Submission, rubric: Rubric, message: str) -> Submi
                             status="error", error=message, environment=environment(rubric))
 
 
-def _unique_requests(rubric: Rubric, context: ProbeContext) -> dict[str, ProbeRequest]:
-    requests: dict[str, ProbeRequest] = {}
-    for check in rubric.checks:
-        for request in check.probes(context):
-            requests.setdefault(request.key, request)
-    return requests
-
-
-def _evaluate(rubric: Rubric, evidence: Evidence, kernel_usable: bool,
-              execution_message: str) -> tuple[list[CheckResult], dict[str, np.ndarray]]:
-    checks, figures = [], {}
-    for spec in rubric.checks:
-        if spec.needs_kernel and not kernel_usable:
-            checks.append(scoring.error_result(spec, f"not evaluated: {execution_message}"))
-            continue
-        try:
-            outcome = spec.evaluate(evidence)
-        except Exception as exc:  # a check that cannot cope with odd evidence must not take the submission down
-            checks.append(scoring.error_result(spec, f"the grader could not evaluate this check: "
-                                                     f"{type(exc).__name__}: {exc}"))
-            continue
-        checks.append(scoring.check_result(spec, outcome))
-        figures.update(outcome.artifacts)
-    return checks, figures
-
-
 def npz(arrays: dict[str, np.ndarray]) -> bytes:
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **arrays)
@@ -259,11 +244,11 @@ def publish(row: Row, destination: Path) -> None:
 
 
 def grade_and_publish(submission: Submission, rubric: Rubric, out: Path, isolation: IsolationMode,
-                      slot: int = 0) -> Row:
+                      slot: int = 0, selfcheck: bool = False) -> Row:
     """:func:`grade_submission` then :func:`publish`; an unforeseen grader failure becomes an
     error result (status ``error``, ``internal`` set) instead of an exception."""
     try:
-        row = grade_submission(submission, rubric, out, isolation, slot)
+        row = grade_submission(submission, rubric, out, isolation, slot, selfcheck)
     except Exception as exc:  # one submission's unforeseen failure must not lose the others' grades
         row = internal_error(submission, rubric, f"{type(exc).__name__}: {exc}")
     publish(row, out / submission.name)
@@ -277,25 +262,26 @@ def internal_error(submission: Submission, rubric: Rubric, message: str) -> Row:
     return Row(result, npz({}))
 
 
-def gradebook_key(submission: Submission, rubric: Rubric) -> Key:
-    """What a result depends on: the notebook's bytes, and the report file's when the rubric reads one."""
+def gradebook_key(submission: Submission, rubric: Rubric, selfcheck: bool = False) -> Key:
+    """What a result depends on: the notebook's bytes, and the report file's when the rubric
+    reads one; the rubric, and whether self-check ran beside grading."""
     digest = submission.sha256
     report_file = find_report_file(submission.path, rubric.report) if rubric.report else None
     if report_file is not None:
         digest += "+" + hashlib.sha256(report_file.read_bytes()).hexdigest()
-    return Key(submission.name, digest, rubric.sha256, grader.__version__)
+    return Key(submission.name, digest, rubric.sha256 + ("+selfcheck" if selfcheck else ""), grader.__version__)
 
 
 def grade_submissions(submissions: list[Submission], rubric: Rubric, out: Path, jobs: int = 1,
                       isolation: IsolationMode = "bubblewrap",
                       on_result: Callable[[SubmissionResult, bool], None] | None = None,
-                      overrides: Overrides | None = None) -> list[SubmissionResult]:
+                      overrides: Overrides | None = None, selfcheck: bool = False) -> list[SubmissionResult]:
     """Grade a batch into ``OUT``: results the gradebook already holds are reused (and their
     pages rebuilt if missing), the others graded in ``jobs`` worker processes; each result is
     committed to ``OUT/gradebook.sqlite`` as it arrives, then ``OUT/gradebook.csv`` is written.
     The gradebook keeps the grader's own results; ``overrides`` (manual grades) are applied on
     top when publishing, so the CSV and the pages show them. ``on_result(result, reused)`` is
-    called once per submission, with the overrides applied.
+    called once per submission, with the overrides applied. ``selfcheck``: see :func:`grade_submission`.
     """
     out.mkdir(parents=True, exist_ok=True)
     book = Gradebook(out / "gradebook.sqlite")
@@ -309,7 +295,7 @@ def grade_submissions(submissions: list[Submission], rubric: Rubric, out: Path, 
         if on_result is not None:
             on_result(result, reused)
 
-    keys = {submission.name: gradebook_key(submission, rubric) for submission in submissions}
+    keys = {submission.name: gradebook_key(submission, rubric, selfcheck) for submission in submissions}
     pending = []
     for submission in submissions:
         row = book.get(keys[submission.name])
@@ -317,7 +303,7 @@ def grade_submissions(submissions: list[Submission], rubric: Rubric, out: Path, 
             pending.append(submission)
         else:
             finish(submission, row, True)
-    for submission, row in parallel.run(pending, rubric, out, jobs, isolation):
+    for submission, row in parallel.run(pending, rubric, out, jobs, isolation, selfcheck):
         if not row.result.internal:
             book.put(keys[submission.name], row)
         finish(submission, row, False)

@@ -27,9 +27,9 @@ from typing import Any
 import numpy as np
 
 from grader.api import grade_submission
+from grader.rubric import Rubric
 from grader.sandbox import IsolationMode
 from grader.submissions import Submission
-from grader.rubric import Rubric
 
 LOWER_IS_BETTER = {"bce", "frechet_distance"}
 CHANCE_LEVEL = {"confidence": 0.1, "class_entropy": 0.0, "classes_covered": 1.0, "inception_score": 1.0}
@@ -46,14 +46,19 @@ def _measurements(result_checks: list, rubric: Rubric) -> dict[str, float]:
     return values
 
 
+def margin(values: list[float]) -> float:
+    """max(3 * std, 5% of |mean|) of one metric's values over the runs."""
+    array = np.asarray(values, dtype=float)
+    return float(max(3 * array.std(ddof=1) if len(array) > 1 else 0.0, 0.05 * abs(array.mean())))
+
+
 def thresholds(metric: str, values: list[float]) -> dict[str, float]:
     """``pass_at`` and ``fail_at`` for one metric's values over the runs (rule in the module doc)."""
     array = np.asarray(values, dtype=float)
-    margin = max(3 * array.std(ddof=1) if len(array) > 1 else 0.0, 0.05 * abs(array.mean()))
     if metric in LOWER_IS_BETTER:
-        pass_at = array.max() + margin
+        pass_at = array.max() + margin(values)
         return {"pass_at": round(pass_at, 3), "fail_at": round(1.5 * pass_at, 3)}
-    pass_at = array.min() - margin
+    pass_at = array.min() - margin(values)
     return {"pass_at": round(pass_at, 3), "fail_at": round(pass_at - 0.5 * (pass_at - CHANCE_LEVEL[metric]), 3)}
 
 

@@ -3,9 +3,13 @@
     vaegrade grade SUBMISSION... --rubric RUBRIC --out OUT [--jobs N] [--isolation none] [--overrides CSV]
     vaegrade report REPORT --rubric RUBRIC [--notebook NB] --out OUT [--overrides CSV]
     vaegrade calibrate --rubric RUBRIC --notebook NB [--runs 5] --out FILE
+    vaegrade check NOTEBOOK [--rubric PUBLIC_RUBRIC] [--out DIR]          (students: the public checks)
+    vaegrade bundle --rubric RUBRIC --out DIR                             (what students are handed)
+    vaegrade validate ASSIGNMENT_DIR [--out DIR] [--calibration-runs 2]   (CI before release)
 
 Exit status of ``grade``: 0 when every submission was graded, 1 when any could not be, 2 for a
-usage or rubric error or an unusable sandbox (reported before any notebook runs).
+usage or rubric error or an unusable sandbox (reported before any notebook runs). ``check``: 0
+when every public check passed, 1 otherwise. ``validate``: 0 when every item is ok, 1 otherwise.
 """
 
 from __future__ import annotations
@@ -13,17 +17,20 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 from pathlib import Path
 
-from grader import api, calibrate, sandbox
-from grader.errors import GraderError
+from grader import api, calibrate, sandbox, validate
 from grader.environments import ensure_environment
+from grader.errors import GraderError
 from grader.overrides import apply_overrides, load_overrides
+from grader.public import find_public_rubric, public_view, write_bundle
 from grader.report.answers import place
 from grader.report.run import check_report_file
-from grader.results import SubmissionResult
+from grader.results import SubmissionResult, check_lines
 from grader.rubric import load_rubric
-from grader.submissions import find_submissions, read_notebook
+from grader.shipped import rubric_file
+from grader.submissions import Submission, find_submissions, read_notebook
 
 
 def _summary(result: SubmissionResult, out: Path, reused: bool) -> str:
@@ -103,6 +110,54 @@ def _calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check(args: argparse.Namespace) -> int:
+    path = args.rubric or find_public_rubric(args.notebook.resolve().parent)
+    if path is None:
+        print(f"vaegrade: no public rubric (*.public.yaml) beside {args.notebook}: pass --rubric", file=sys.stderr)
+        return 2
+    rubric_path = rubric_file(path)
+    rubric = public_view(load_rubric(rubric_path))
+    submission = Submission(args.notebook.stem, args.notebook)
+    out = args.out or args.notebook.resolve().parent / "vaegrade-check"
+    if args.isolation == "bubblewrap":
+        sandbox.check_available(rubric.execution)
+    ensure_environment(rubric.environment.packages)
+    print(f"running {args.notebook} as the grader would, then the public checks of {rubric_path} "
+          f"({'in a sandbox' if args.isolation == 'bubblewrap' else 'as you, without a sandbox'})", flush=True)
+    row = api.grade_submission(submission, rubric, out, args.isolation)
+    row.result.withheld = rubric.withheld.describe()
+    api.publish(row, out / submission.name)
+    result = row.result
+    print(f"{result.submission}: {result.score:g}/{result.max_score:g} on the public checks" +
+          (f" ({result.error})" if result.error else ""))
+    print("\n".join(check_lines(result.checks)))
+    if result.withheld:
+        print(result.withheld)
+    failing = [check.id for check in result.checks if check.status != "passed"]
+    if failing:
+        print(f"not passed: {', '.join(failing)}")
+    print(f"feedback: {out / submission.name / 'feedback.html'}")
+    return 0 if result.status == "graded" and not failing else 1
+
+
+def _bundle(args: argparse.Namespace) -> int:
+    rubric = load_rubric(args.rubric)
+    for path in write_bundle(rubric, args.out):
+        print(path)
+    return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    ok = True
+    with tempfile.TemporaryDirectory(prefix="vaegrade-validate-") as scratch:
+        for verdict in validate.validate(args.assignment, args.out or Path(scratch), args.isolation, args.jobs,
+                                         args.calibration_runs, args.golden):
+            print(verdict.line(), flush=True)
+            ok = ok and verdict.ok
+    print("valid" if ok else "NOT valid")
+    return 0 if ok else 1
+
+
 ISOLATION = dict(choices=["bubblewrap", "none"], default="bubblewrap",
                  help="bubblewrap (default): a sandbox per kernel; none: trusted notebooks only, no sandbox")
 
@@ -133,6 +188,28 @@ def main(argv: list[str] | None = None) -> int:
     cal.add_argument("--out", required=True, type=Path, help="calibration JSON to write")
     cal.add_argument("--isolation", **ISOLATION)
     cal.set_defaults(run=_calibrate)
+    check = verbs.add_parser("check", help="students: run a notebook as the grader would, with the public checks only")
+    check.add_argument("notebook", type=Path)
+    check.add_argument("--rubric", help="a public rubric file or a shipped rubric's name (default: the "
+                                        "*.public.yaml beside the notebook)")
+    check.add_argument("--out", type=Path, help="feedback folder (default: vaegrade-check/ beside the notebook)")
+    check.add_argument("--isolation", choices=["bubblewrap", "none"], default="none",
+                       help="none (default): your own notebook runs as you; bubblewrap: in a sandbox")
+    check.set_defaults(run=_check)
+    bundle = verbs.add_parser("bundle", help="write the student bundle: handout, public rubric, README")
+    bundle.add_argument("--rubric", required=True, type=Path, help="the instructor's rubric (with `handout:`)")
+    bundle.add_argument("--out", required=True, type=Path)
+    bundle.set_defaults(run=_bundle)
+    val = verbs.add_parser("validate", help="check an assignment before release (CI): solution, samples, "
+                                            "calibration, bundle")
+    val.add_argument("assignment", type=Path, help="a folder with assignment.yaml")
+    val.add_argument("--out", type=Path, help="grading results (default: a temporary folder); reused when run again")
+    val.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    val.add_argument("--calibration-runs", type=int, default=2, help="seeds to rerun the calibration with (0: skip)")
+    val.add_argument("--golden", type=Path, help="a golden file in place of the manifest's")
+    val.add_argument("--isolation", choices=["bubblewrap", "none"], default="none",
+                     help="none (default): the instructor's own notebooks, as CI runners allow; bubblewrap: sandboxed")
+    val.set_defaults(run=_validate)
     args = parser.parse_args(argv)
     try:
         return args.run(args)

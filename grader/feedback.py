@@ -1,6 +1,6 @@
 """HTML feedback rendered from a saved :class:`SubmissionResult` and its ``artifacts.npz``.
 
-Templates live in ``templates/`` (jinja2, autoescaped). Figures are drawn with matplotlib and
+Templates live in ``templates/`` (jinja2, autoescaped; see :mod:`grader.shipped`). Figures are drawn with matplotlib and
 embedded as base64 PNG data URIs, so the page is one self-contained file.
 """
 
@@ -18,9 +18,9 @@ import numpy as np  # noqa: E402
 from jinja2 import Environment, FileSystemLoader, select_autoescape  # noqa: E402
 
 from grader.results import SubmissionResult  # noqa: E402
+from grader.shipped import shipped  # noqa: E402
 
-TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
-_environment = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"]))
+_environment = Environment(loader=FileSystemLoader(shipped("templates")), autoescape=select_autoescape(["html", "j2"]))
 
 
 def _png(figure: plt.Figure) -> str:

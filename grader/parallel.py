@@ -26,20 +26,21 @@ _slot = 0
 
 
 def run(submissions: list[Submission], rubric: Rubric, out: Path, jobs: int,
-        isolation: IsolationMode) -> Iterator[tuple[Submission, Row]]:
-    """Grade ``submissions`` (``jobs`` at a time), yielding each as it finishes."""
+        isolation: IsolationMode, selfcheck: bool = False) -> Iterator[tuple[Submission, Row]]:
+    """Grade ``submissions`` (``jobs`` at a time), yielding each as it finishes (``selfcheck``:
+    see :func:`grader.api.grade_submission`)."""
     from grader.api import grade_and_publish, internal_error
 
     if jobs <= 1 or len(submissions) <= 1:
         for submission in submissions:
-            yield submission, grade_and_publish(submission, rubric, out, isolation)
+            yield submission, grade_and_publish(submission, rubric, out, isolation, selfcheck=selfcheck)
         return
     context = multiprocessing.get_context("spawn")
     slots = context.Queue()
     for slot in range(jobs):
         slots.put(slot)
     with ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker, initargs=(slots, os.getpid())) as pool:
-        futures = {pool.submit(_grade, submission, rubric, out, isolation): submission for submission in submissions}
+        futures = {pool.submit(_grade, submission, rubric, out, isolation, selfcheck): submission for submission in submissions}
         while futures:
             done, _ = wait(futures, return_when=FIRST_COMPLETED)
             for future in done:
@@ -63,7 +64,7 @@ def _exit_with_parent(parent: int) -> None:
     os._exit(1)
 
 
-def _grade(submission: Submission, rubric: Rubric, out: Path, isolation: IsolationMode) -> Row:
+def _grade(submission: Submission, rubric: Rubric, out: Path, isolation: IsolationMode, selfcheck: bool) -> Row:
     from grader.api import grade_and_publish
 
-    return grade_and_publish(submission, rubric, out, isolation, _slot)
+    return grade_and_publish(submission, rubric, out, isolation, _slot, selfcheck)

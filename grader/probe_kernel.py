@@ -118,12 +118,20 @@ def main(namespace, probe_dir):
                 return isinstance(value, torch.nn.Module)
 
             @staticmethod
+            @contextlib.contextmanager
             def inference(objects):
-                for obj in objects:
-                    owner = getattr(obj, "__self__", obj)
-                    if isinstance(owner, torch.nn.Module):
-                        owner.eval()
-                return torch.no_grad()
+                """eval() and no_grad() for the duration; each module's training flag restored
+                after (self-check runs this in the student's own kernel)."""
+                owners = [o for o in (getattr(obj, "__self__", obj) for obj in objects) if isinstance(o, torch.nn.Module)]
+                modes = [(module, module.training) for owner in owners for module in owner.modules()]
+                for owner in owners:
+                    owner.eval()
+                try:
+                    with torch.no_grad():
+                        yield
+                finally:
+                    for module, training in modes:
+                        module.training = training
 
             @staticmethod
             def call_model(function, x):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 CheckStatus = Literal["passed", "partial", "failed", "error", "skipped"]
 
@@ -112,6 +112,16 @@ class Isolation(BaseModel):
     limits: dict[str, float] = Field(default_factory=dict)
 
 
+class SelfCheckRecord(BaseModel):
+    """Self-check's verdicts on the objects of a grading kernel (``vaegrade validate`` asks for
+    them), or why it could not run; read from the kernel's JSON, so validated like any artifact."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    checks: list[CheckResult] = Field(default_factory=list)
+    error: str | None = None
+
+
 class SubmissionResult(BaseModel):
     submission: str
     rubric: str
@@ -125,3 +135,12 @@ class SubmissionResult(BaseModel):
     isolation: Isolation | None = None
     report: ReportResult | None = None
     internal: bool = Field(False, description="the grader itself failed: not stored, graded again next run")
+    withheld: str = Field("", description="graded under a public rubric: what it leaves out (hidden checks, written "
+                                          "answers), as told to the student")
+    selfcheck: SelfCheckRecord | None = Field(None, description="self-check run in the same kernel (vaegrade validate)")
+
+
+def check_lines(checks: list[CheckResult]) -> list[str]:
+    """One aligned line per check, ``id  status  score/max  message``, for terminals."""
+    width = max((len(c.id) for c in checks), default=0)
+    return [f"  {c.id:<{width}}  {c.status:<7} {c.score:g}/{c.max_score:g}  {c.message}" for c in checks]

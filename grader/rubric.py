@@ -84,6 +84,23 @@ class DataSpec(BaseModel):
     train_subset: int | None = Field(None, ge=100, le=60000, description="serve only the first N training images")
 
 
+class Withheld(BaseModel):
+    """What a public rubric leaves out of the instructor's (written by ``vaegrade bundle``, see
+    :mod:`grader.public`): graded at submission, never run or shown by self-check."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    hidden_checks: int = Field(0, ge=0, description="how many checks are hidden")
+    hidden_points: float = Field(0.0, ge=0, description="their points")
+    written_points: float = Field(0.0, ge=0, description="points of the written answers (graded at submission)")
+
+    def describe(self) -> str:
+        """What a student is told about it, in one sentence (empty when nothing is withheld)."""
+        parts = [f"{self.hidden_checks} hidden check(s) worth {self.hidden_points:g} points"] if self.hidden_checks else []
+        parts += [f"written answers worth {self.written_points:g} points"] if self.written_points else []
+        return " and ".join(parts) + " are graded only when you submit; self-check does not run them." if parts else ""
+
+
 class Rubric(BaseModel):
     """A validated rubric. ``max_score`` is the sum of the checks' points."""
 
@@ -103,10 +120,14 @@ class Rubric(BaseModel):
         description="the kernel's packages beyond the grader's own")
     files: list[str] = Field(default_factory=list, description="handout files beside the rubric, copied read-only "
                                                                  "into every working directory")
+    handout: str | None = Field(None, description="the handout notebook, relative to the rubric (read by `vaegrade "
+                                                   "bundle`, which says if it is missing)")
     execution: ExecutionPolicy = Field(default_factory=ExecutionPolicy,
         description='time, memory and process limits of one notebook run')
     checks: list[CheckEntry] = Field(default_factory=list, description='the notebook checks, each a registered type (below)')
     report: ReportSpec | None = Field(None, description="the written questions (see the README's 'Written answers and reports')")
+    withheld: Withheld = Field(default_factory=Withheld,
+        description="in a public rubric only: what the instructor's rubric grades beyond it (set by `vaegrade bundle`)")
     _sha256: str = PrivateAttr("")
     _folder: Path = PrivateAttr(Path("."))
 
@@ -127,6 +148,15 @@ class Rubric(BaseModel):
     def file_paths(self) -> list[Path]:
         """The handout's files, resolved beside the rubric file."""
         return [self._folder / name for name in self.files]
+
+    def handout_path(self) -> Path | None:
+        """The handout notebook, resolved beside the rubric file (None when the rubric names none)."""
+        return self._folder / self.handout if self.handout else None
+
+    @property
+    def folder(self) -> Path:
+        """The folder the rubric was read from (its ``files`` and ``handout`` are relative to it)."""
+        return self._folder
 
     @property
     def max_score(self) -> float:

@@ -110,9 +110,20 @@ def inject_parameters(nb: nbformat.NotebookNode, parameters: dict[str, Any]) -> 
     return nb, bool(tagged)
 
 
-def probe_cell(probe_dir: str) -> nbformat.NotebookNode:
-    """The cell that runs :mod:`grader.probe_kernel` against the student's global namespace."""
+SELFCHECK_SOURCE = """\
+try:  # self-check, as a student would run it, on the same objects (vaegrade validate)
+    from vaegrade import selfcheck as _vaegrade_selfcheck
+    _vaegrade_selfcheck.all().save({path!r})
+except Exception as _vaegrade_error:
+    open({path!r}, "w").write(__import__("json").dumps({{"error": f"{{type(_vaegrade_error).__name__}}: {{_vaegrade_error}}"}}))
+"""
+
+
+def probe_cell(probe_dir: str, selfcheck: bool = False) -> nbformat.NotebookNode:
+    """The cell that runs :mod:`grader.probe_kernel` against the student's global namespace;
+    with ``selfcheck``, first ``selfcheck.all()`` (its verdicts in ``<probe_dir>/selfcheck.json``)."""
     source = "\n".join([
+        *([SELFCHECK_SOURCE.format(path=str(Path(probe_dir) / "selfcheck.json"))] if selfcheck else []),
         "# Injected by vaegrade: calls your functions and model on the grader's inputs.",
         "_vaegrade_probe = {}",
         f"exec(compile({PROBE_SOURCE!r}, 'vaegrade_probe', 'exec'), _vaegrade_probe)",

@@ -7,17 +7,19 @@ are printed by ``python -m reference.metrics``.
 from __future__ import annotations
 
 import math
+import sys
 import warnings
 from dataclasses import asdict, dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 import scipy.linalg
 import torch
 from torch import Tensor
 
-from reference.classifier import classify
-from reference.data import images_to_tensor, load_dataset, load_mnist
+from reference.classifier import JUDGES, classify
+from reference.data import ASSETS, DATASETS, images_to_tensor, load_dataset, load_mnist
 from reference.losses import bernoulli_reconstruction
 
 
@@ -77,12 +79,38 @@ def feature_statistics(features: Tensor) -> tuple[np.ndarray, np.ndarray]:
     return array.mean(axis=0), np.cov(array, rowvar=False)
 
 
+def statistics_path(dataset: str) -> Path:
+    """Where the test set's feature statistics are shipped (``reference/assets/<dataset>_test_statistics.npz``)."""
+    return ASSETS / f"{dataset}_test_statistics.npz"
+
+
 @lru_cache(maxsize=None)
 def test_set_statistics(dataset: str = "mnist") -> tuple[np.ndarray, np.ndarray]:
-    """Feature mean and covariance of the 10,000 test images of ``dataset``, by its judge
-    (computed once per process)."""
+    """Feature mean (128,) and covariance (128, 128), float64, of the 10,000 test images of
+    ``dataset`` by its judge: read from the shipped file when it was computed from the current
+    judge and data (their sha256 are recorded in it), else computed (about 12 s on 2 CPU cores).
+    Written by ``python -m reference.metrics --write-statistics``."""
+    path = statistics_path(dataset)
+    if path.is_file():
+        with np.load(path, allow_pickle=False) as stored:
+            if str(stored["classifier_sha256"]) == JUDGES[dataset].sha256 and str(stored["data_sha256"]) == DATASETS[dataset].sha256:
+                return stored["mu"], stored["sigma"]
+    return computed_test_set_statistics(dataset)
+
+
+def computed_test_set_statistics(dataset: str) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`test_set_statistics` computed from the images, never read from the shipped file."""
     _, features = classify(images_to_tensor(load_dataset(dataset).x_test), dataset=dataset)
     return feature_statistics(features)
+
+
+def write_statistics() -> None:
+    """Write every data set's shipped test-set statistics, with the sha256 they depend on."""
+    for dataset in DATASETS:
+        mu, sigma = computed_test_set_statistics(dataset)
+        np.savez(statistics_path(dataset), mu=mu, sigma=sigma, classifier_sha256=np.array(JUDGES[dataset].sha256),
+                 data_sha256=np.array(DATASETS[dataset].sha256))
+        print(f"wrote {statistics_path(dataset)}")
 
 
 def sample_quality(images: Tensor) -> SampleQuality:
@@ -111,7 +139,11 @@ def reconstruction_bce(x: Tensor, x_hat: Tensor) -> float:
 
 
 def main() -> None:
-    """Print the metrics of real images and of uniform noise, for the README."""
+    """Print the metrics of real images and of uniform noise, for the README; with
+    ``--write-statistics``, write the shipped test-set statistics instead."""
+    if "--write-statistics" in sys.argv[1:]:
+        write_statistics()
+        return
     mnist = load_mnist()
     generator = torch.Generator().manual_seed(0)
     cases = {

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import nbformat
 import numpy as np
@@ -45,7 +45,11 @@ class CheckSpec(BaseModel):
     title: str = Field(description='shown in the feedback')
     points: float = Field(gt=0, description='the most the check can award')
     type: str
-    needs_kernel: ClassVar[bool] = True
+    visibility: Literal["visible", "hidden"] = Field(
+        "visible", description="hidden: graded at submission only; self-check and the student bundle never "
+                               "show it, its inputs or its thresholds (Gradescope's and otter's hidden tests)")
+    needs_kernel: ClassVar[bool] = True  # judged on the kernel's objects (through probes)
+    reads_notebook: ClassVar[bool] = False  # judged on the notebook's saved outputs
 
     def probes(self, context: "ProbeContext") -> list["ProbeRequest"]:
         return []

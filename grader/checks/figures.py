@@ -90,6 +90,7 @@ class FiguresCheck(CheckSpec):
     type: Literal["figures"] = "figures"
     required: list[FigureSpec] = Field(min_length=1, description='the figures the handout asks for')
     needs_kernel: ClassVar[bool] = False
+    reads_notebook: ClassVar[bool] = True
 
     def evaluate(self, evidence: Evidence) -> Outcome:
         cells = [cell for cell in evidence.notebook.cells if not is_injected(cell)]

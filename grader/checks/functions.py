@@ -362,6 +362,8 @@ class ReparameterizationCheck(StudentCall):
             scale = next((arg.as_ for arg in self.student_call(["mu", "logvar"])[1].values() if arg.arg == "logvar"), None)
             hint = ("is exp(logvar) used as the std?" if scale in (None, "logvar")
                     else f"is the {scale} turned into the standard deviation correctly?")
+            if len(eps) > 1 and np.allclose(eps, eps[:1], rtol=1e-3, atol=1e-3):  # float32 z: eps to ~1e-6
+                hint = "every example of the batch got the same noise: draw it with mu's shape, e.g. torch.randn_like(mu)"
             problems.append(f"(z - mu) / exp(logvar / 2) is not N(0, 1): its std is {np.std(eps):.3g}, "
                             f"KS p-value {ks.pvalue:.2g} < {self.alpha} ({hint})")
         if not grads_ok:

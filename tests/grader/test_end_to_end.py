@@ -1,10 +1,12 @@
-"""Grade the real sample submissions end to end and compare with golden outcomes.
+"""Validate the vae_mnist assignment (grading every real sample end to end) and compare with golden outcomes.
 
-Golden outcomes (tests/golden/vae_mnist.json) state, per submission, each check's status and
+Golden outcomes (submissions/vae_mnist/golden.json) state, per submission, each check's status and
 score and why: every flawed submission loses points on the checks its bug touches and on no
 other. Scores of partial checks may move by a fraction of a point across machines.
 """
 
+import contextlib
+import io
 import json
 import shutil
 
@@ -21,24 +23,59 @@ from tests.conftest import ROOT
 pytestmark = pytest.mark.slow
 SUBMISSIONS = ROOT / "submissions" / "vae_mnist"
 RUBRIC = ROOT / "rubrics" / "vae_mnist.yaml"
-GOLDEN = json.loads((ROOT / "tests" / "golden" / "vae_mnist.json").read_text())
+GOLDEN = json.loads((ROOT / "submissions" / "vae_mnist" / "golden.json").read_text())
 
 
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory):
+def validated(tmp_path_factory):
+    """``vaegrade validate submissions/vae_mnist``, sandboxed as grading is: every sample graded
+    (with self-check run in the same kernel), the calibration rerun with one seed, the bundle."""
     out = tmp_path_factory.mktemp("out")
-    code = main(["grade", str(SUBMISSIONS), "--rubric", str(RUBRIC), "--out", str(out)])
-    return code, out
+    capture = io.StringIO()
+    with contextlib.redirect_stdout(capture):
+        code = main(["validate", str(SUBMISSIONS), "--out", str(out), "--isolation", "bubblewrap",
+                     "--calibration-runs", "1"])
+    return code, out, capture.getvalue().splitlines()
+
+
+@pytest.fixture(scope="module")
+def graded(validated):
+    return validated[:2]
 
 
 def result(out, name):
     return api.load_result(out / name)
 
 
-def test_every_sample_submission_is_graded_with_exit_status_0(graded):
-    code, out = graded
-    assert code == 0
+def test_validate_passes_with_one_line_per_item(validated):
+    code, out, lines = validated
+    assert code == 0, "\n".join(lines)
+    assert lines[-1] == "valid" and all(line.startswith("ok  ") for line in lines[:-1])
+    items = [line.split(":")[0].split(maxsplit=1)[1] for line in lines[:-1]]
+    assert items == ["rubric", "solution", *[f"sample {name}" for name in sorted(GOLDEN)], "calibration", "bundle"]
     assert sorted(p.name for p in out.iterdir() if p.is_dir()) == sorted(GOLDEN)
+
+
+def test_selfcheck_in_the_grading_kernel_agrees_with_grading(graded):
+    _, out = graded
+    for name in GOLDEN:
+        got = result(out, name)
+        verdicts = {c.id: c.status for c in got.selfcheck.checks if c.status != "skipped"}
+        assert len(verdicts) == 7 and verdicts == {c.id: c.status for c in got.checks if c.id in verdicts}, name
+
+
+def test_validate_fails_when_a_golden_outcome_changes(validated, tmp_path, capsys):
+    _, out, _ = validated
+    golden = json.loads(json.dumps(GOLDEN))
+    golden["flawed_kl_sign"]["checks"]["reparameterize"] = ["failed", 0.0]
+    del golden["handout"]
+    (tmp_path / "golden.json").write_text(json.dumps(golden))
+    code = main(["validate", str(SUBMISSIONS), "--out", str(out), "--golden", str(tmp_path / "golden.json"),
+                 "--calibration-runs", "0", "--isolation", "bubblewrap"])  # graded already: the gradebook answers
+    lines = capsys.readouterr().out.splitlines()
+    assert code == 1 and lines[-1] == "NOT valid"
+    assert "FAIL  sample flawed_kl_sign: reparameterize passed, golden failed" in lines
+    assert "FAIL  sample handout: a notebook without a golden outcome" in lines
 
 
 @pytest.mark.parametrize("name", sorted(GOLDEN))
@@ -99,7 +136,7 @@ def test_feedback_and_gradebook(graded):
     rows = (out / "gradebook.csv").read_text().splitlines()
     assert rows[0].startswith("submission,status,score,max_score,kl_divergence,reparameterize,vae_loss")
     assert len(rows) == 1 + len(GOLDEN)
-    assert any(row.startswith("flawed_std_is_exp_logvar,graded,92.0,100.0,15.0,2.0,") for row in rows)
+    assert any(row.startswith("flawed_std_is_exp_logvar,graded,92.0,100.0,10.0,2.0,") for row in rows)
 
 
 def test_feedback_rerenders_from_saved_result_alone(graded, tmp_path):

@@ -18,7 +18,8 @@ def test_shipped_rubric_loads_and_sums_to_100():
     rubric = load_rubric(RUBRIC)
     assert rubric.max_score == 100
     assert [c.id for c in rubric.checks] == ["kl_divergence", "reparameterize", "vae_loss", "model_interface",
-                                              "reconstruction", "sample_quality", "training_history", "figures"]
+                                              "reconstruction", "sample_quality", "training_history", "figures",
+                                              "kl_divergence_extremes"]
     assert len(rubric.sha256) == 64
 
 
@@ -56,7 +57,7 @@ def line_of(path: Path, fragment: str) -> int:
     # bad thresholds and values: their own line
     ("bce: {pass_at: 94.835", "bce: {pass_at: 142.252", "bce: {pass_at: 142.252", "pass_at and fail_at must differ"),
     ("reference: kl_normal_std", "reference: kl_gaussian", "reference: kl_gaussian", "Input should be"),
-    ("    points: 15\n    function: kl_divergence", "    points: -5\n    function: kl_divergence", "points: -5", "greater than 0"),
+    ("    points: 10\n    function: kl_divergence", "    points: -5\n    function: kl_divergence", "points: -5", "greater than 0"),
     ("      confidence: {", "      sharpness: {", "sharpness", "Input should be"),
     ("  - id: figures", "  - id: kl_divergence", "  - id: kl_divergence\n    title: Figures", "used twice"),
 ])

@@ -85,3 +85,33 @@ def test_frechet_distance_closed_form_for_diagonal_gaussians():
     v1, v2 = rng.uniform(0.5, 2, 4), rng.uniform(0.5, 2, 4)
     expected = ((mu1 - mu2) ** 2).sum() + (v1 + v2 - 2 * np.sqrt(v1 * v2)).sum()
     assert frechet_distance(mu1, np.diag(v1), mu2, np.diag(v2)) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("dataset", sorted(DATASETS))
+def test_shipped_test_set_statistics_record_the_current_judge_and_data(dataset):
+    from reference import metrics
+
+    with np.load(metrics.statistics_path(dataset)) as shipped:
+        assert str(shipped["classifier_sha256"]) == classifier.JUDGES[dataset].sha256
+        assert str(shipped["data_sha256"]) == DATASETS[dataset].sha256
+        assert shipped["mu"].shape == (128,) and shipped["sigma"].shape == (128, 128)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dataset", ["mnist"])  # Fashion-MNIST's file is written by the same function
+def test_shipped_test_set_statistics_are_the_judges_own(dataset, tmp_path, monkeypatch):
+    """The shipped feature statistics equal a fresh computation; stale ones (another judge) are not used."""
+    from reference import metrics
+
+    mu, sigma = metrics.computed_test_set_statistics(dataset)
+    with np.load(metrics.statistics_path(dataset)) as shipped:
+        np.testing.assert_allclose(shipped["mu"], mu, rtol=1e-6, atol=1e-8)
+        np.testing.assert_allclose(shipped["sigma"], sigma, rtol=1e-6, atol=1e-8)
+        stale = dict(shipped) | {"classifier_sha256": np.array("0" * 64), "mu": shipped["mu"] + 1}
+    monkeypatch.setattr(metrics, "ASSETS", tmp_path)
+    np.savez(tmp_path / f"{dataset}_test_statistics.npz", **stale)
+    metrics.test_set_statistics.cache_clear()
+    try:
+        np.testing.assert_allclose(metrics.test_set_statistics(dataset)[0], mu, rtol=1e-6, atol=1e-8)
+    finally:
+        metrics.test_set_statistics.cache_clear()

@@ -1,0 +1,59 @@
+"""From a rubric's checks to their results: the probe context, the requests, the evaluation.
+
+Grading (:mod:`grader.api`, probes answered by a sandboxed kernel) and self-check
+(:mod:`grader.selfcheck`, probes answered in the student's own kernel) share these steps, so a
+check gives the same verdict on the same objects whichever way its probes were answered.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+from grader import scoring
+from grader.checks.base import CheckSpec, Evidence, ProbeContext, ProbeRequest
+from grader.results import CheckResult
+from grader.rubric import Rubric
+from reference.data import MNIST, load_dataset
+
+
+@lru_cache(maxsize=None)
+def dataset(name: str) -> MNIST:
+    """A shipped data set, read and sha256-checked once per process."""
+    return load_dataset(name)
+
+
+def probe_context(rubric: Rubric) -> ProbeContext:
+    """What the rubric's checks build their probe inputs from (its seed, data set, parameters, model)."""
+    return ProbeContext(seed=rubric.seed, data=dataset(rubric.dataset), parameters=rubric.parameter_values(),
+                        dataset=rubric.dataset, framework=rubric.framework, model=rubric.model)
+
+
+def unique_requests(checks: list[CheckSpec], context: ProbeContext) -> dict[str, ProbeRequest]:
+    """Every probe request of ``checks``, by key; a request two checks share is made once."""
+    requests: dict[str, ProbeRequest] = {}
+    for check in checks:
+        for request in check.probes(context):
+            requests.setdefault(request.key, request)
+    return requests
+
+
+def evaluate_checks(checks: list[CheckSpec], evidence: Evidence, kernel_usable: bool = True,
+                    execution_message: str = "") -> tuple[list[CheckResult], dict[str, np.ndarray]]:
+    """Each check's result and the figures' arrays. A check needing the kernel when it was not
+    usable, or failing on odd evidence, is an ``error`` result with the reason, never an exception."""
+    results, figures = [], {}
+    for spec in checks:
+        if spec.needs_kernel and not kernel_usable:
+            results.append(scoring.error_result(spec, f"not evaluated: {execution_message}"))
+            continue
+        try:
+            outcome = spec.evaluate(evidence)
+        except Exception as exc:  # a check that cannot cope with odd evidence must not take the submission down
+            results.append(scoring.error_result(spec, f"the grader could not evaluate this check: "
+                                                      f"{type(exc).__name__}: {exc}"))
+            continue
+        results.append(scoring.check_result(spec, outcome))
+        figures.update(outcome.artifacts)
+    return results, figures

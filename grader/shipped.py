@@ -1,0 +1,36 @@
+"""Where the files vaegrade ships beside its code are: ``templates`` and ``rubrics``.
+
+In a source checkout (and an editable install) they are the repository's ``templates/`` and
+``rubrics/``; a wheel carries them as package data under ``vaegrade/`` (pyproject's
+``package-dir`` maps them there), beside the ``grader`` package.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Literal
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def shipped(name: Literal["templates", "rubrics"]) -> Path:
+    """The folder of shipped ``templates`` or ``rubrics``, in a wheel or a checkout."""
+    installed = ROOT / "vaegrade" / name
+    return installed if installed.is_dir() else ROOT / name
+
+
+def rubric_file(spec: str | Path) -> Path:
+    """``spec`` when it is a file, else the shipped rubric of that name (``vae_mnist``,
+    ``shapes/keras_functional``) when there is one, else ``spec`` (loading it says it is missing)."""
+    shipped_file = shipped("rubrics") / f"{spec}.yaml"
+    return Path(spec) if Path(spec).is_file() or not shipped_file.is_file() else shipped_file
+
+
+def source_folders() -> list[Path]:
+    """vaegrade's own folders (its packages and shipped files) outside the Python environment's
+    prefix: what a sandboxed kernel must also see to import vaegrade from a checkout (an
+    editable install). Empty for a wheel, which lives inside the prefix."""
+    prefix = Path(sys.prefix).resolve()
+    folders = [ROOT / name for name in ("vaegrade", "grader", "reference", "templates", "rubrics")]
+    return [folder for folder in folders if folder.is_dir() and not folder.is_relative_to(prefix)]
