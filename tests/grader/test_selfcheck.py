@@ -205,3 +205,20 @@ def test_vaegrade_check_on_a_flawed_sample_names_the_failing_public_checks(rubri
     needles = hidden_needles(rubric)
     for shown in (run.stdout, page, (tmp_path / "vaegrade-check" / "mine" / "result.json").read_text()):
         assert find_leaks(needles, shown) == []
+
+
+def test_figures_are_judged_on_the_saved_notebook_when_its_path_is_known(check, tmp_path):
+    import nbformat
+
+    def figure_cell(tag):
+        cell = nbformat.v4.new_code_cell("plt.show()", metadata={"tags": [tag]})
+        cell.outputs = [nbformat.v4.new_output("display_data", data={"image/png": "iVBORw0KGgo="})]
+        return cell
+
+    notebook = nbformat.v4.new_notebook(cells=[figure_cell("reconstructions")])
+    nbformat.write(notebook, tmp_path / "mine.ipynb")
+    check.namespace, check.notebook = namespace(CORRECT), tmp_path / "mine.ipynb"
+    assert check("figures").checks[0].status == "partial"  # one of the two figures
+    notebook.cells.append(figure_cell("prior-samples"))
+    nbformat.write(notebook, tmp_path / "mine.ipynb")
+    assert check("figures").checks[0].status == "passed"
