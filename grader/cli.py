@@ -30,7 +30,7 @@ from grader.report.run import check_report_file
 from grader.results import SubmissionResult, check_lines
 from grader.rubric import load_rubric
 from grader.shipped import rubric_file
-from grader.submissions import Submission, find_submissions, read_notebook
+from grader.submissions import CHECK_FOLDER, Submission, find_submissions, read_notebook
 
 
 def _summary(result: SubmissionResult, out: Path, reused: bool) -> str:
@@ -118,7 +118,7 @@ def _check(args: argparse.Namespace) -> int:
     rubric_path = rubric_file(path)
     rubric = public_view(load_rubric(rubric_path))
     submission = Submission(args.notebook.stem, args.notebook)
-    out = args.out or args.notebook.resolve().parent / "vaegrade-check"
+    out = args.out or args.notebook.resolve().parent / CHECK_FOLDER
     if args.isolation == "bubblewrap":
         sandbox.check_available(rubric.execution)
     ensure_environment(rubric.environment.packages)

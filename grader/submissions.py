@@ -29,9 +29,17 @@ class Submission:
     duplicate_of: tuple[str, ...] = ()
 
 
+#: Where ``vaegrade check`` writes its feedback beside a student's notebook (with an executed copy).
+CHECK_FOLDER = "vaegrade-check"
+#: Folders whose notebooks are never submissions: Jupyter's autosaves, and ``vaegrade check``'s
+#: output, should a student hand that in too.
+NOT_SUBMISSIONS = (".ipynb_checkpoints", CHECK_FOLDER)
+
+
 def find_submissions(paths: list[Path]) -> list[Submission]:
     """Notebooks named on the command line, or found (recursively) in folders, sorted; plus,
-    for each folder given, each of its subfolders that holds no notebook at all.
+    for each folder given, each of its subfolders that holds no notebook at all. Notebooks under
+    the folders :data:`NOT_SUBMISSIONS` names are left out.
 
     Names are file stems; where two stems collide, the parent folder's name is prefixed.
 
@@ -41,7 +49,7 @@ def find_submissions(paths: list[Path]) -> list[Submission]:
     found: list[Path] = []
     for path in paths:
         if path.is_dir():
-            notebooks = sorted(p for p in path.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+            notebooks = sorted(p for p in path.rglob("*.ipynb") if not set(NOT_SUBMISSIONS) & set(p.parts))
             empty = [d for d in sorted(path.iterdir()) if d.is_dir() and not d.name.startswith(".")
                      and not any(p.is_relative_to(d) for p in notebooks)]
             found.extend(sorted(notebooks + empty))

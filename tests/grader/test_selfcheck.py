@@ -222,3 +222,13 @@ def test_figures_are_judged_on_the_saved_notebook_when_its_path_is_known(check, 
     notebook.cells.append(figure_cell("prior-samples"))
     nbformat.write(notebook, tmp_path / "mine.ipynb")
     assert check("figures").checks[0].status == "passed"
+
+
+def test_vaegrade_checks_own_output_is_not_a_submission(tmp_path):
+    from grader.submissions import find_submissions
+
+    notebook = ROOT / "submissions" / "vae_mnist" / "handout.ipynb"
+    (tmp_path / "alice" / "vaegrade-check" / "mine").mkdir(parents=True)
+    shutil.copy(notebook, tmp_path / "alice" / "mine.ipynb")
+    shutil.copy(notebook, tmp_path / "alice" / "vaegrade-check" / "mine" / "executed.ipynb")
+    assert [s.path for s in find_submissions([tmp_path])] == [tmp_path / "alice" / "mine.ipynb"]
