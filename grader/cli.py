@@ -24,12 +24,11 @@ from grader import api, calibrate, sandbox, validate
 from grader.environments import ensure_environment
 from grader.errors import GraderError
 from grader.overrides import apply_overrides, load_overrides
-from grader.public import find_public_rubric, public_view, write_bundle
+from grader.public import find_public_rubric, load_public, write_bundle
 from grader.report.answers import place
 from grader.report.run import check_report_file
 from grader.results import SubmissionResult, check_lines
 from grader.rubric import load_rubric
-from grader.shipped import rubric_file
 from grader.submissions import CHECK_FOLDER, Submission, find_submissions, read_notebook
 
 
@@ -115,8 +114,7 @@ def _check(args: argparse.Namespace) -> int:
     if path is None:
         print(f"vaegrade: no public rubric (*.public.yaml) beside {args.notebook}: pass --rubric", file=sys.stderr)
         return 2
-    rubric_path = rubric_file(path)
-    rubric = public_view(load_rubric(rubric_path))
+    rubric_path, rubric = load_public(path)
     submission = Submission(args.notebook.stem, args.notebook)
     out = args.out or args.notebook.resolve().parent / CHECK_FOLDER
     if args.isolation == "bubblewrap":

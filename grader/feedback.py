@@ -61,7 +61,11 @@ def figures(artifacts: dict[str, np.ndarray]) -> dict[str, str]:
     return out
 
 
+def render(template: str, result: object, artifacts: dict[str, np.ndarray]) -> str:
+    """HTML of ``template`` for a result (a :class:`SubmissionResult`, or self-check's) and its figures."""
+    return _environment.get_template(template).render(result=result, figures=figures(artifacts))
+
+
 def write_feedback(result: SubmissionResult, artifacts: dict[str, np.ndarray], path: Path) -> None:
     """Render ``feedback.html`` for one submission."""
-    html = _environment.get_template("feedback.html.j2").render(result=result, figures=figures(artifacts))
-    path.write_text(html, encoding="utf-8")
+    path.write_text(render("feedback.html.j2", result, artifacts), encoding="utf-8")

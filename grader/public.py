@@ -27,8 +27,8 @@ import yaml
 from jinja2 import Environment, FileSystemLoader
 
 from grader.errors import RubricError
-from grader.rubric import Rubric, Withheld
-from grader.shipped import shipped
+from grader.rubric import Rubric, Withheld, load_rubric
+from grader.shipped import rubric_file, shipped
 
 PUBLIC_SUFFIX = ".public.yaml"
 
@@ -42,8 +42,8 @@ def public_data(rubric: Rubric) -> dict[str, Any]:
     """The public rubric as a YAML-ready mapping: the instructor's entries as written, hidden
     checks and the ``report`` section removed, ``seed`` replaced, ``withheld`` stated."""
     data = rubric.model_dump(mode="json", exclude_unset=True)
-    hidden = [check for check in rubric.checks if check.visibility == "hidden"]
-    data["checks"] = [entry for entry, check in zip(data.get("checks", []), rubric.checks) if check.visibility != "hidden"]
+    hidden = rubric.hidden_checks()
+    data["checks"] = [entry for entry, check in zip(data.get("checks", []), rubric.checks) if check not in hidden]
     data.pop("report", None)
     data["seed"] = public_seed(rubric)
     data["withheld"] = Withheld(hidden_checks=len(hidden) + rubric.withheld.hidden_checks,
@@ -68,6 +68,16 @@ def public_view(rubric: Rubric) -> Rubric:
     return view
 
 
+def load_public(spec: str | Path) -> tuple[Path, Rubric]:
+    """The rubric file ``spec`` names (a path, or a shipped rubric's name) and its public view.
+
+    Raises:
+        RubricError: no such file or shipped rubric, it does not validate, or nothing is public.
+    """
+    path = rubric_file(spec)
+    return path, public_view(load_rubric(path))
+
+
 def public_yaml(rubric: Rubric, handout: str | None = None) -> str:
     """The public rubric's text, for a folder holding its ``files`` (by their names) and, in a
     bundle, its ``handout`` notebook."""
@@ -86,11 +96,10 @@ def hidden_needles(rubric: Rubric) -> list[str]:
     with a decimal point, and strings)."""
     public = set(_leaves(public_data(rubric)))
     needles = []
-    for check in rubric.checks:
-        if check.visibility == "hidden":
-            needles += [check.id, check.title]
-            needles += [leaf for leaf in _leaves(check.model_dump(mode="json", exclude_unset=True))
-                        if leaf not in public and leaf not in needles and (len(leaf.lstrip("-")) >= 2 or "." in leaf)]
+    for check in rubric.hidden_checks():
+        needles += [check.id, check.title]
+        needles += [leaf for leaf in _leaves(check.model_dump(mode="json", exclude_unset=True))
+                    if leaf not in public and leaf not in needles and (len(leaf.lstrip("-")) >= 2 or "." in leaf)]
     return needles
 
 

@@ -149,6 +149,10 @@ class Rubric(BaseModel):
         """The handout's files, resolved beside the rubric file."""
         return [self._folder / name for name in self.files]
 
+    def hidden_checks(self) -> list[CheckEntry]:
+        """The checks with ``visibility: hidden`` (graded at submission only)."""
+        return [check for check in self.checks if check.visibility == "hidden"]
+
     def handout_path(self) -> Path | None:
         """The handout notebook, resolved beside the rubric file (None when the rubric names none)."""
         return self._folder / self.handout if self.handout else None

@@ -37,19 +37,15 @@ from typing import Any
 
 import nbformat
 import numpy as np
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import BaseModel, Field, PrivateAttr
 
 from grader import artifacts, feedback, probe_kernel, scoring
 from grader.checks.base import CheckSpec, Evidence
 from grader.errors import RubricError, SubmissionError
 from grader.evaluation import evaluate_checks, probe_context, unique_requests
-from grader.public import find_public_rubric, public_view
+from grader.public import find_public_rubric, load_public
 from grader.results import CheckResult, check_lines
-from grader.rubric import Rubric, Withheld, load_rubric
-from grader.shipped import rubric_file, shipped
-
-_templates = Environment(loader=FileSystemLoader(shipped("templates")), autoescape=select_autoescape(["html", "j2"]))
+from grader.rubric import Rubric, Withheld
 
 
 class SelfCheckResult(BaseModel):
@@ -81,7 +77,7 @@ class SelfCheckResult(BaseModel):
     __repr__ = __str__
 
     def _repr_html_(self) -> str:
-        return _templates.get_template("selfcheck.html.j2").render(result=self, figures=feedback.figures(self._figures))
+        return feedback.render("selfcheck.html.j2", self, self._figures)
 
     def save(self, path: str | Path) -> None:
         """Write the verdicts as JSON (figures left out)."""
@@ -103,8 +99,7 @@ class SelfCheck:
         Raises:
             RubricError: no such file or shipped rubric, or it does not validate.
         """
-        path = rubric_file(rubric)
-        self._path, self._rubric = path, public_view(load_rubric(path))
+        self._path, self._rubric = load_public(rubric)
 
     def rubric(self) -> Rubric:
         """The public view of the rubric in use, found as the module docstring says.

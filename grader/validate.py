@@ -116,7 +116,7 @@ def validate(folder: Path, out: Path, isolation: IsolationMode = "none", jobs: i
     except (RubricError, OSError, ValueError) as exc:
         yield Verdict("rubric", False, str(exc))
         return
-    hidden = [check.id for check in rubric.checks if check.visibility == "hidden"]
+    hidden = [check.id for check in rubric.hidden_checks()]
     yield Verdict("rubric", True, f"{rubric.name}: {len(rubric.checks)} checks, {rubric.max_score:g} points; "
                                   f"{len(public.checks)} public, {len(hidden)} hidden ({', '.join(hidden) or 'none'})")
     submissions = find_submissions([folder / assignment.samples])
