@@ -3,8 +3,9 @@
 ``vaegrade calibrate --rubric R --notebook REF --runs N --out FILE`` grades the reference
 solution N times, with rubric seeds ``seed, seed + 1, ...`` (also injected as the notebook's
 ``seed`` parameter when the rubric sets one, so training noise varies), under the rubric's
-other grading parameters, and records every measured value of the ``reconstruction``
-and ``sample_quality`` checks. From them, per metric:
+other grading parameters, and records every value the checks measure (their
+``measurements``: the BCE of ``reconstruction``, ``auto_decoder`` and ``inpainting``, the
+metrics of ``sample_quality``). From them, per metric:
 
 - margin = max(3 * std, 5% of |mean|) over the runs;
 - lower is better (BCE, Frechet distance): ``pass_at = max + margin``, ``fail_at = 1.5 * pass_at``;
@@ -36,14 +37,10 @@ CHANCE_LEVEL = {"confidence": 0.1, "class_entropy": 0.0, "classes_covered": 1.0,
 
 
 def _measurements(result_checks: list, rubric: Rubric) -> dict[str, float]:
-    types = {check.id: check.type for check in rubric.checks}
-    values = {}
-    for check in result_checks:
-        if types.get(check.id) == "reconstruction" and "bce" in check.details:
-            values[f"{check.id}.bce"] = check.details["bce"]
-        elif types.get(check.id) == "sample_quality" and "metrics" in check.details:
-            values.update({f"{check.id}.{name}": value for name, value in check.details["metrics"].items()})
-    return values
+    """``<check id>.<metric>`` -> value, from each check's :meth:`CheckSpec.measurements`."""
+    specs = {check.id: check for check in rubric.checks}
+    return {f"{check.id}.{name}": value for check in result_checks if check.id in specs
+            for name, value in specs[check.id].measurements(check.details).items()}
 
 
 def margin(values: list[float]) -> float:

@@ -149,7 +149,7 @@ def _validate(args: argparse.Namespace) -> int:
     ok = True
     with tempfile.TemporaryDirectory(prefix="vaegrade-validate-") as scratch:
         for verdict in validate.validate(args.assignment, args.out or Path(scratch), args.isolation, args.jobs,
-                                         args.calibration_runs, args.golden):
+                                         args.calibration_runs, args.golden, args.update_golden):
             print(verdict.line(), flush=True)
             ok = ok and verdict.ok
     print("valid" if ok else "NOT valid")
@@ -205,6 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     val.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     val.add_argument("--calibration-runs", type=int, default=2, help="seeds to rerun the calibration with (0: skip)")
     val.add_argument("--golden", type=Path, help="a golden file in place of the manifest's")
+    val.add_argument("--update-golden", action="store_true", help="rewrite the golden file from this run (keeps each `why`)")
     val.add_argument("--isolation", choices=["bubblewrap", "none"], default="none",
                      help="none (default): the instructor's own notebooks, as CI runners allow; bubblewrap: sandboxed")
     val.set_defaults(run=_validate)

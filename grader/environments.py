@@ -7,6 +7,8 @@ matplotlib, ipykernel, wrapt). The grader builds a virtual environment for that 
     <cache>/kernels/<key>/        key = sha256 of the sorted list, the Python version and the
                                   grader's environment, so a changed list is a new environment
       lib/.../site-packages/vaegrade-base.pth    the grader's site-packages, under the env's own
+                                  (added with ``site.addsitedir``, so their own ``.pth`` files
+                                  run too: an editable vaegrade is importable for self-check)
       vaegrade-env.json           what was asked, what pip installed, build time and size
 
 with ``pip install`` (the environment's own packages come first on ``sys.path``, so a pinned
@@ -99,7 +101,19 @@ def ensure_environment(packages: list[str], log=print) -> KernelEnvironment:  # 
         if not (prefix / "vaegrade-env.json").exists():
             _prune(root, keep=prefix)
             _build(prefix, packages, log)
+        _link_grader(prefix)
     return KernelEnvironment(prefix / "bin" / "python", prefix, tuple(packages))
+
+
+def _link_grader(prefix: Path) -> None:
+    """Write ``vaegrade-base.pth`` into the environment ``prefix``: the grader's site-packages
+    after the environment's own, each through ``site.addsitedir`` (rewritten when it differs,
+    so environments built by an older vaegrade get the current form)."""
+    site_packages = next((prefix / "lib").glob("python*/site-packages"))
+    text = f"import site; list(map(site.addsitedir, {site.getsitepackages()!r}))\n"
+    pth = site_packages / "vaegrade-base.pth"
+    if not pth.exists() or pth.read_text() != text:
+        pth.write_text(text)
 
 
 def _prune(root: Path, keep: Path) -> None:
@@ -131,8 +145,7 @@ def _build(prefix: Path, packages: list[str], log) -> None:  # noqa: ANN001
         steps.append([str(building / "bin" / "python"), "-m", "pip", "install", "--no-input", *packages])
         for index, command in enumerate(steps):
             if index == 1:  # the grader's packages, visible after the environment's own
-                site_packages = next((building / "lib").glob("python*/site-packages"))
-                (site_packages / "vaegrade-base.pth").write_text("\n".join(site.getsitepackages()) + "\n")
+                _link_grader(building)
             try:
                 run = subprocess.run(command, stdout=handle, stderr=subprocess.STDOUT, timeout=BUILD_TIMEOUT,
                                      stdin=subprocess.DEVNULL)

@@ -50,6 +50,13 @@ def figures(artifacts: dict[str, np.ndarray]) -> dict[str, str]:
     if "reconstructions" in artifacts:
         pairs = np.stack([artifacts["reconstruction_inputs"], artifacts["reconstructions"]], axis=1).reshape(-1, 28, 28)
         out["reconstructions"] = _image_grid(pairs, ["input", "reconstruction"] * (len(pairs) // 2), 10)
+    if "interpolations" in artifacts:
+        paths = artifacts["interpolations"]
+        steps = paths.shape[1]
+        out["interpolations"] = _image_grid(paths.reshape(-1, 28, 28), ["start"] + [""] * (steps - 2) + ["end"], steps)
+    if "inpaintings" in artifacts:
+        pairs = artifacts["inpaintings"]
+        out["inpaintings"] = _image_grid(pairs, ["masked", "completed"] * (len(pairs) // 2), 6)
     if "history_loss" in artifacts and artifacts["history_loss"].size:
         figure, axes = plt.subplots(1, 3, figsize=(10, 2.6))
         for ax, key in zip(axes, ("loss", "recon", "kl")):

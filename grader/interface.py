@@ -25,9 +25,9 @@ from __future__ import annotations
 
 import ast
 import re
-from typing import Any, Literal, Union
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from reference.parametrize import SCALE_PARAMS, DecoderOutput
 
@@ -108,6 +108,15 @@ def locator_config(locator: Locator) -> dict[str, Any]:
     if not paths:
         raise ValueError("an empty list of candidate names")
     return {"paths": [path_steps(path) for path in paths], "names": paths}
+
+
+def _checked(locator: Locator) -> Locator:
+    locator_config(locator)
+    return locator
+
+
+#: A locator a rubric field holds, checked (:func:`locator_config`) when the rubric loads.
+CheckedLocator = Annotated[Locator, AfterValidator(_checked)]
 
 
 def describe_locator(locator: Locator) -> str:
@@ -243,9 +252,14 @@ class ModelSpec(BaseModel):
                 "inference": [locator_config(path) for path in self.inference]}
 
 
+#: The parametrizations an argument may be passed in (``as``).
+ARG_PARAMS = SCALE_PARAMS + ("log", "probabilities", "logits")
+
+
 class ArgSpec(BaseModel):
     """A positional argument of the student's function: the generated input ``arg`` in the
-    student's parametrization ``as`` (a scale: logvar, log_sigma, sigma, var; a decoder output:
+    student's parametrization ``as`` (a Gaussian scale: logvar, log_sigma, sigma, var; the log
+    of a positive parameter such as a Laplace scale or a rate: log; a decoder output:
     probabilities, logits), a constant ``value`` shaped like the input ``like``, or a dict of
     such arguments (``fields``, for a loss method taking a model's outputs as
     ``{"rec": ..., "mu": ..., "log_sigma": ...}``)."""
@@ -264,8 +278,8 @@ class ArgSpec(BaseModel):
             raise ValueError("an argument is one of `arg` (a generated input), `value` (a constant) or `fields` (a dict)")
         if self.value is not None and self.like is None:
             raise ValueError("a constant argument needs `like`, the input whose shape it takes")
-        if self.as_ is not None and self.as_ not in SCALE_PARAMS + ("probabilities", "logits"):
-            raise ValueError(f"`as` must be one of {SCALE_PARAMS + ('probabilities', 'logits')}")
+        if self.as_ is not None and self.as_ not in ARG_PARAMS:
+            raise ValueError(f"`as` must be one of {ARG_PARAMS}")
         if self.fields is not None and any(isinstance(f, ArgSpec) and f.fields is not None for f in self.fields.values()):
             raise ValueError("`fields` cannot nest another dict")
         return self

@@ -22,6 +22,11 @@ Kinds of request (``kind`` in the config):
 - ``reconstruct``: ``decode(mu)`` for ``mu`` from ``encode(x)``, on the grader's images.
 - ``decode_prior``: ``decode(z)`` for z ~ N(0, I) drawn from the grader's seed, z as wide as mu.
 - ``history``: per-epoch losses as float64 arrays, by role (``loss``, ``recon``, ``kl``).
+- ``fit_latents``: an auto-decoder's test-time inference: latent codes for the grader's images
+  found by Adam on the summed BCE through ``decode`` (the grader's steps, rate and seed).
+- ``interpolate``: the student's interpolation between the posterior means of image pairs, and
+  the decoded path.
+- ``inpaint``: the model's completion of masked images (a student function, or decode(encode)).
 """
 
 
@@ -137,6 +142,26 @@ def main(namespace, probe_dir):
             def call_model(function, x):
                 return function(x)
 
+            @staticmethod
+            def fit_latents(decode, target, width, config):
+                """Adam on BCE(decode(z), target) summed, w.r.t. z only (the model's own
+                gradients are never accumulated); z = softplus(w) on a positive support."""
+                generator = torch.Generator().manual_seed(config["seed"])
+                w = (0.01 * torch.randn(len(target), width, generator=generator)).requires_grad_()
+                x = torch.tensor(target, dtype=torch.float32)
+                optimiser = torch.optim.Adam([w], lr=config["lr"])
+                with torch.enable_grad():
+                    for _ in range(config["steps"]):
+                        z = torch.nn.functional.softplus(w) if config["positive"] else w
+                        out = select(decode(z), config["decode"]["output"]).reshape(x.shape)
+                        if config["logits"]:
+                            loss = torch.nn.functional.binary_cross_entropy_with_logits(out, x, reduction="sum")
+                        else:
+                            loss = torch.nn.functional.binary_cross_entropy(out.clamp(1e-6, 1 - 1e-6), x, reduction="sum")
+                        (w.grad,) = torch.autograd.grad(loss, [w])
+                        optimiser.step()
+                return (torch.nn.functional.softplus(w) if config["positive"] else w).detach().numpy()
+
             seed = staticmethod(torch.manual_seed)
             nothing = contextlib.nullcontext
 
@@ -194,6 +219,25 @@ def main(namespace, probe_dir):
                 if isinstance(function, layer_types):
                     return function(x, training=False)
                 return function(x)
+
+            @staticmethod
+            def fit_latents(decode, target, width, config):
+                """As the torch adapter's: Adam on the summed BCE w.r.t. z only."""
+                rng = np.random.default_rng(config["seed"])
+                w = tf.Variable(0.01 * rng.standard_normal((len(target), width)), dtype=tf.float32)
+                x = tf.constant(target, dtype=tf.float32)
+                optimiser = tf.keras.optimizers.Adam(learning_rate=config["lr"])
+                for _ in range(config["steps"]):
+                    with tf.GradientTape() as tape:
+                        z = tf.nn.softplus(w) if config["positive"] else w
+                        out = tf.reshape(select(TensorFlow.call_model(decode, z), config["decode"]["output"]), x.shape)
+                        if config["logits"]:
+                            loss = tf.reduce_sum(tf.nn.sigmoid_cross_entropy_with_logits(labels=x, logits=out))
+                        else:
+                            p = tf.clip_by_value(out, 1e-6, 1 - 1e-6)
+                            loss = -tf.reduce_sum(x * tf.math.log(p) + (1 - x) * tf.math.log(1 - p))
+                    optimiser.apply_gradients([(tape.gradient(loss, w), w)])
+                return (tf.nn.softplus(w) if config["positive"] else w).numpy()
 
             seed = staticmethod(tf.random.set_seed)
             nothing = contextlib.nullcontext
@@ -305,8 +349,46 @@ def main(namespace, probe_dir):
         return {role: np.asarray([fw.to_numpy(v) for v in record[key]], dtype=np.float64).reshape(-1)
                 for role, key in config["keys"].items() if key in record}
 
-    kinds = {"call": call, "interface": interface, "reconstruct": reconstruct,
-             "decode_prior": decode_prior, "history": history}
+    def fit_latents(config, inputs):
+        decode = resolve(config["decode"]["call"])
+        target = inputs["images"].reshape(len(inputs["images"]), -1)
+        objects = [decode] + [resolve(locator) for locator in config["inference"]]
+        width = config["width"] or (resolve(config["latent"]) if config["latent"] else None)
+        if not isinstance(width, int) or isinstance(width, bool) or width < 1:
+            raise TypeError(f"the latent size is {width!r}, not a positive int (the rubric's `width` or `model.latent`)")
+        with fw.inference(objects):
+            z = fw.fit_latents(decode, target, width, config)
+            return {"z": z, "x_hat": run_decode(decode, config, z)}
+
+    def interpolate(config, inputs):
+        encode, decode, objects = model_parts(config)
+        function = resolve(config["function"])
+        with fw.inference(objects):
+            mu = run_encode(encode, config, inputs["images"])[0]
+            paths = []
+            for first, second in zip(mu[0::2], mu[1::2]):
+                ends = [p.astype(np.float32) for p in (first, second)]
+                if not config["numpy"]:
+                    ends = [fw.tensor(p) for p in ends]
+                paths.append(numeric(function(*ends, config["steps"]), config["name"]).reshape(config["steps"], -1))
+            path = np.stack(paths)
+            decoded = run_decode(decode, config, path.reshape(-1, path.shape[-1]))
+            return {"mu": mu, "paths": path, "decoded": decoded, "reconstructions": run_decode(decode, config, mu)}
+
+    def inpaint(config, inputs):
+        encode, decode, objects = model_parts(config)
+        layout = (len(inputs["images"]), *config["layout"])
+        masked, mask = inputs["masked"].reshape(layout), inputs["mask"].reshape(layout)
+        with fw.inference(objects):
+            if config["function"] is None:
+                mu = run_encode(encode, config, masked)[0]
+                return {"completed": run_decode(decode, config, mu)}
+            function = resolve(config["function"])
+            masked_in, mask_in = (a.astype(np.float32) if config["numpy"] else fw.tensor(a) for a in (masked, mask))
+            return {"completed": numeric(function(masked_in, mask_in), config["name"])}
+
+    kinds = {"call": call, "interface": interface, "reconstruct": reconstruct, "decode_prior": decode_prior,
+             "history": history, "fit_latents": fit_latents, "interpolate": interpolate, "inpaint": inpaint}
     manifest = {}
     for request in requests["requests"]:
         key = request["key"]

@@ -37,8 +37,9 @@ def _type_name(annotation: object) -> str:
         return " | ".join(repr(value) for value in typing.get_args(annotation))
     if origin in (typing.Union, types.UnionType):
         return " | ".join(_type_name(arg) for arg in typing.get_args(annotation))
-    if origin is typing.Annotated:
-        return "check (see below)"
+    if origin is typing.Annotated:  # the checks' union (a discriminator), or a validated type
+        inner, *metadata = typing.get_args(annotation)
+        return "check (see below)" if any(getattr(m, "discriminator", None) for m in metadata) else _type_name(inner)
     if origin is not None:
         args = ", ".join(_type_name(arg) for arg in typing.get_args(annotation))
         return f"{getattr(origin, '__name__', str(origin))}[{args}]"

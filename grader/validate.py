@@ -17,7 +17,9 @@ one verdict line each:
    in it (:func:`grader.public.hidden_needles`), and the solution passes every public check
    through self-check.
 
-Golden files map each notebook's stem to ``{"score", "status", "checks": {id: [status, score]}, "why"}``.
+Golden files map each notebook's stem to ``{"score", "status", "checks": {id: [status, score]}, "why"}``;
+``update_golden`` (``--update-golden``, otter's ``--update-goldens``) rewrites them from this run's
+results, keeping each sample's ``why``, for an instructor to review in the diff.
 """
 
 from __future__ import annotations
@@ -104,15 +106,22 @@ def selfcheck_disagreements(result: SubmissionResult) -> list[str]:
             for check in result.selfcheck.checks if check.status != "skipped" and check.status != graded.get(check.id)]
 
 
+def golden_outcome(result: SubmissionResult, why: str = "") -> dict:
+    """A sample's entry in a golden file."""
+    return {"score": round(result.score, 2), "status": result.status,
+            "checks": {check.id: [check.status, round(check.score, 2)] for check in result.checks}, "why": why}
+
+
 def validate(folder: Path, out: Path, isolation: IsolationMode = "none", jobs: int = 1, calibration_runs: int = 2,
-             golden: Path | None = None) -> Iterator[Verdict]:
+             golden: Path | None = None, update_golden: bool = False) -> Iterator[Verdict]:
     """The verdicts of the module docstring's items, as each is known. Grading results go to
     ``out`` (its gradebook lets a second run reuse them); ``golden`` replaces the manifest's."""
     try:
         assignment = load_assignment(folder)
         rubric = load_rubric(folder / assignment.rubric)
         public = public_view(rubric)
-        expected = json.loads((golden or folder / assignment.golden).read_text(encoding="utf-8"))
+        golden_path = golden or folder / assignment.golden
+        expected = {} if update_golden and not golden_path.exists() else json.loads(golden_path.read_text(encoding="utf-8"))
     except (RubricError, OSError, ValueError) as exc:
         yield Verdict("rubric", False, str(exc))
         return
@@ -121,6 +130,10 @@ def validate(folder: Path, out: Path, isolation: IsolationMode = "none", jobs: i
                                   f"{len(public.checks)} public, {len(hidden)} hidden ({', '.join(hidden) or 'none'})")
     submissions = find_submissions([folder / assignment.samples])
     results = {r.submission: r for r in api.grade_submissions(submissions, rubric, out, jobs, isolation, selfcheck=True)}
+    if update_golden:
+        expected = {name: golden_outcome(result, expected.get(name, {}).get("why", "")) for name, result in sorted(results.items())}
+        golden_path.write_text(json.dumps(expected, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        yield Verdict("golden", True, f"rewrote {golden_path} from this run: review its diff")
     solution = results.get(Path(assignment.solution).stem)
     if solution is None:
         yield Verdict("solution", False, f"{assignment.solution} is not among the samples in {assignment.samples}/")

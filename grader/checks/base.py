@@ -6,7 +6,9 @@ with two methods:
 - ``probes(context)``: the :class:`ProbeRequest` s the student kernel must answer, with inputs
   the grader generated;
 - ``evaluate(evidence)``: a :class:`Outcome` computed in the grader process from the probe's
-  numeric artifacts, the executed notebook and the reference implementation.
+  numeric artifacts, the executed notebook and the reference implementation;
+- ``measurements(details)``: the values of its outcome ``vaegrade calibrate`` derives
+  thresholds from (none by default).
 
 Types register with :func:`register`; the rubric's ``type:`` field picks one.
 """
@@ -56,6 +58,10 @@ class CheckSpec(BaseModel):
 
     def evaluate(self, evidence: "Evidence") -> "Outcome":
         raise NotImplementedError
+
+    def measurements(self, details: dict[str, Any]) -> dict[str, float]:
+        """Metric name -> value in an outcome's ``details``, for calibration (:mod:`grader.calibrate`)."""
+        return {}
 
     def rng(self, seed: int) -> np.random.Generator:
         """A generator seeded by the rubric's seed and this check's id: same inputs every run."""

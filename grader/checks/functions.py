@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import inspect
-from typing import Any, Iterable, Literal
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Literal
 
 import numpy as np
 import scipy.stats
@@ -161,6 +162,8 @@ def _convert(value: torch.Tensor, parametrization: str | None, forward: bool) ->
     """The reference's input in the student's ``parametrization`` (``forward``) or back."""
     if parametrization is None:
         return value
+    if parametrization == "log":  # the log of a positive parameter (a Laplace scale, a rate)
+        return value.log() if forward else value.exp()
     if parametrization in SCALE_PARAMS:
         return parametrize.from_logvar(value, parametrization) if forward else parametrize.to_logvar(value, parametrization)
     if forward:
@@ -220,7 +223,8 @@ class FunctionCheck(StudentCall):
     @property
     def default_beta(self) -> bool:
         """True when the reference weighs a KL term by ``beta`` and the check passes none."""
-        return "beta" in inspect.signature(REFERENCE_FUNCTIONS[self.reference]).parameters and "beta" not in self.kwargs
+        return ("beta" in inspect.signature(REFERENCE_FUNCTIONS[self.reference]).parameters
+                and "beta" not in self.kwargs and "beta" not in self.args)
 
     def probes(self, context: ProbeContext) -> list[ProbeRequest]:
         rng = self.rng(context.seed)
@@ -304,50 +308,89 @@ def _describe(array: np.ndarray) -> str:
 DISTRIBUTION_SHARE, REPARAM_GRADIENT_SHARE, FRESH_NOISE_SHARE = 0.5, 0.3, 0.2
 
 
+@dataclass(frozen=True)
+class Family:
+    """A latent family's reparameterized sampler as the check tests it: the parameters it draws
+    (name -> (low, high) of a uniform, or a normal's scale), how a sample is standardized to the
+    family's unit member (scipy.stats distribution ``unit``), and z as a differentiable function
+    of the parameters (float64 tensors) with that standardized noise held fixed."""
+
+    parameters: dict[str, tuple[float, float] | float]
+    unit: str
+    unit_name: str
+    standardize: Callable[[dict[str, np.ndarray], np.ndarray], np.ndarray]
+    sample: Callable[[dict[str, torch.Tensor], torch.Tensor], torch.Tensor]
+    formula: str
+
+
+#: The families a ``reparameterization`` check knows (Kingma & Welling, 2014, Section 2.4, for the
+#: normal; the inverse CDFs of reference/sampling.py for the others).
+FAMILIES = {
+    "normal": Family({"mu": 1.5, "logvar": (-3.0, 2.0)}, "norm", "N(0, 1)",
+                     lambda p, z: (z - p["mu"]) / np.exp(0.5 * p["logvar"]),
+                     lambda p, eps: p["mu"] + torch.exp(0.5 * p["logvar"]) * eps, "mu + exp(logvar / 2) * eps"),
+    "laplace": Family({"loc": 1.5, "scale": (0.2, 3.0)}, "laplace", "Laplace(0, 1)",
+                      lambda p, z: (z - p["loc"]) / p["scale"],
+                      lambda p, eps: p["loc"] + p["scale"] * eps, "loc + scale * eps"),
+    "exponential": Family({"rate": (0.3, 3.0)}, "expon", "Exponential(1)",
+                          lambda p, z: z * p["rate"],
+                          lambda p, eps: eps / p["rate"], "eps / rate"),
+}
+
+
 @register
 class ReparameterizationCheck(StudentCall):
-    """A Gaussian reparameterized sampler ``f(mu, scale) -> z``, the scale in the student's
-    parametrization (``call``, default ``[mu, logvar]``).
+    """A reparameterized sampler ``f(params) -> z`` of a latent ``family``, its parameters in the
+    student's parametrization (``call``; default the family's parameters as they are).
 
-    With mu ~ N(0, 1.5^2) and logvar ~ U(-3, 2) of shape (batch, dim), converted to what the
-    student's function takes:
-    - distribution: eps = (z - mu) / exp(logvar / 2) must pass a Kolmogorov-Smirnov test
-      against N(0, 1) at level ``alpha`` (scipy.stats.kstest);
-    - gradients: those of z = mu + exp(logvar / 2) * eps with eps held fixed (the pathwise
-      derivatives, Kingma & Welling, 2014, Section 2.4): d sum(z) / d mu = 1 and
-      d sum(z) / d logvar = (z - mu) / 2, taken w.r.t. the student's own parametrization;
+    Families and their parameters, drawn with shape (batch, dim): ``normal`` (mu ~ N(0, 1.5^2),
+    logvar ~ U(-3, 2)), ``laplace`` (loc ~ N(0, 1.5^2), scale ~ U(0.2, 3)), ``exponential``
+    (rate ~ U(0.3, 3)). Tests:
+    - distribution: z standardized to the family's unit member ((z - mu) / exp(logvar / 2),
+      (z - loc) / scale, z * rate) must pass a Kolmogorov-Smirnov test against N(0, 1),
+      Laplace(0, 1) or Exponential(1) at level ``alpha`` (scipy.stats.kstest);
+    - gradients: those of z = mu + exp(logvar / 2) * eps, loc + scale * eps or eps / rate with the
+      standardized eps held fixed (the pathwise derivatives, Kingma & Welling, 2014, Section
+      2.4), taken w.r.t. the student's own parametrization;
     - fresh noise: a second call on the same inputs returns a different z.
     """
 
     type: Literal["reparameterization"] = "reparameterization"
-    batch: int = Field(4096, ge=100, description='rows of mu and logvar drawn')
+    family: Literal[tuple(FAMILIES)] = Field("normal", description="the latent family: normal, laplace or exponential")
+    batch: int = Field(4096, ge=100, description='rows of each parameter drawn')
     dim: int = Field(8, ge=1, description='latent dimensions drawn')
     alpha: float = Field(1e-3, gt=0, lt=1, description='level of the Kolmogorov-Smirnov test')
+
+    @property
+    def parameters(self) -> list[str]:
+        return list(FAMILIES[self.family].parameters)
+
+    @model_validator(mode="after")
+    def _family_parameters(self) -> "ReparameterizationCheck":
+        self.check_call(self.parameters)
+        return self
 
     def probes(self, context: ProbeContext) -> list[ProbeRequest]:
         rng = self.rng(context.seed)
         shape = (self.batch, self.dim)
-        generated = {"mu": rng.normal(0, 1.5, shape).astype(np.float32),
-                     "logvar": rng.uniform(-3, 2, shape).astype(np.float32)}
-        arrays, watched = self.call_inputs(generated, ["mu", "logvar"])
+        generated = {name: (rng.normal(0, drawn, shape) if isinstance(drawn, float) else rng.uniform(*drawn, shape)).astype(np.float32)
+                     for name, drawn in FAMILIES[self.family].parameters.items()}
+        arrays, watched = self.call_inputs(generated, self.parameters)
         return [ProbeRequest(self.id, "call", self.probe_config(generated, watched, n_calls=2), {**generated, **arrays})]
 
-    @model_validator(mode="after")
-    def _mu_and_scale(self) -> "ReparameterizationCheck":
-        self.check_call(["mu", "logvar"])
-        return self
-
     def evaluate(self, evidence: Evidence) -> Outcome:
-        request = evidence.requests[self.id]
+        request, family = evidence.requests[self.id], FAMILIES[self.family]
         output = evidence.output(request.key)
         if output.error:
             return Outcome(0.0, f"{self.name} could not be called: {missing_message(output.error, evidence)}")
-        mu, logvar = (request.inputs[k].astype(np.float64) for k in ("mu", "logvar"))
+        params = {name: request.inputs[name].astype(np.float64) for name in self.parameters}
         z = output.arrays["output"]
-        if z.shape != mu.shape:
-            return Outcome(0.0, f"returned shape {z.shape}, expected {mu.shape} (same as mu)")
-        eps = (z - mu) / np.exp(0.5 * logvar)
-        ks = scipy.stats.kstest(eps.reshape(-1), "norm")
+        shape = params[self.parameters[0]].shape
+        if z.shape != shape:
+            return Outcome(0.0, f"returned shape {z.shape}, expected {shape} (same as {self.parameters[0]})")
+        with np.errstate(all="ignore"):
+            eps = family.standardize(params, z)
+        ks = scipy.stats.kstest(eps.reshape(-1), family.unit)
         distribution_ok = bool(np.isfinite(eps).all() and ks.pvalue >= self.alpha)
         expected = self._pathwise_gradients(request, eps)
         got = {name: output.arrays.get(f"grad_{name}") for name in expected}
@@ -357,28 +400,39 @@ class ReparameterizationCheck(StudentCall):
         second = output.arrays.get("output_2")
         fresh_ok = second is not None and second.shape == z.shape and not np.allclose(second, z)
         fraction = DISTRIBUTION_SHARE * distribution_ok + REPARAM_GRADIENT_SHARE * grads_ok + FRESH_NOISE_SHARE * fresh_ok
+        unit = getattr(scipy.stats, family.unit)
         problems = []
         if not distribution_ok:
-            scale = next((arg.as_ for arg in self.student_call(["mu", "logvar"])[1].values() if arg.arg == "logvar"), None)
-            hint = ("is exp(logvar) used as the std?" if scale in (None, "logvar")
-                    else f"is the {scale} turned into the standard deviation correctly?")
-            if len(eps) > 1 and np.allclose(eps, eps[:1], rtol=1e-3, atol=1e-3):  # float32 z: eps to ~1e-6
-                hint = "every example of the batch got the same noise: draw it with mu's shape, e.g. torch.randn_like(mu)"
-            problems.append(f"(z - mu) / exp(logvar / 2) is not N(0, 1): its std is {np.std(eps):.3g}, "
-                            f"KS p-value {ks.pvalue:.2g} < {self.alpha} ({hint})")
+            problems.append(f"the standardized samples are not {family.unit_name}: mean {np.mean(eps):.3g} and std "
+                            f"{np.std(eps):.3g} (expected {unit.mean():.3g} and {unit.std():.3g}), KS p-value "
+                            f"{ks.pvalue:.2g} < {self.alpha} ({self._hint(eps)})")
         if not grads_ok:
-            problems.append("gradients are not those of mu + exp(logvar / 2) * eps"
-                            + (" (none reach mu or the scale)" if grad_missing else ""))
+            problems.append(f"gradients are not those of {family.formula}" + (" (none reach the parameters)" if grad_missing else ""))
         if not fresh_ok:
             problems.append("two calls gave the same z: the noise must be drawn afresh each call")
-        details = {"ks_statistic": float(ks.statistic), "ks_pvalue": float(ks.pvalue), "eps_std": float(np.std(eps)),
-                   "eps_mean": float(np.mean(eps)), "gradients_ok": bool(grads_ok), "fresh_noise": bool(fresh_ok)}
-        message = "; ".join(problems) or f"samples are N(mu, exp(logvar)) (KS p = {ks.pvalue:.2f}), gradients exact"
+        details = {"family": self.family, "ks_statistic": float(ks.statistic), "ks_pvalue": float(ks.pvalue),
+                   "eps_std": float(np.std(eps)), "eps_mean": float(np.mean(eps)), "gradients_ok": bool(grads_ok),
+                   "fresh_noise": bool(fresh_ok)}
+        message = "; ".join(problems) or f"samples follow the {self.family} distribution (KS p = {ks.pvalue:.2f}), gradients exact"
         return Outcome(fraction, message, details)
 
+    def _hint(self, eps: np.ndarray) -> str:
+        """The likeliest mistake behind samples of the wrong distribution."""
+        if len(eps) > 1 and np.allclose(eps, eps[:1], rtol=1e-3, atol=1e-3):  # float32 z: eps to ~1e-6
+            return f"every example of the batch got the same noise: draw it with {self.parameters[0]}'s shape"
+        if self.family == "laplace" and min(np.mean(eps > 0), np.mean(eps < 0)) < 0.05:
+            return "all samples fall on one side of loc: check the sign of each branch of the inverse CDF"
+        if self.family == "exponential" and (eps < 0).any():
+            return "negative samples: z = -log(1 - u) / rate is never negative"
+        if self.family != "normal":
+            return "compare the inverse CDF with the derivation"
+        scale = next((arg.as_ for arg in self.student_call(["mu", "logvar"])[1].values() if arg.arg == "logvar"), None)
+        return ("is exp(logvar) used as the std?" if scale in (None, "logvar")
+                else f"is the {scale} turned into the standard deviation correctly?")
+
     def _pathwise_gradients(self, request: ProbeRequest, eps: np.ndarray) -> dict[str, np.ndarray]:
-        """Gradients of sum(mu + exp(logvar / 2) * eps) w.r.t. the student's arguments, eps fixed."""
+        """Gradients of sum(z(params, eps)) w.r.t. the student's arguments, the standardized eps fixed."""
         inputs, leaves = self.reference_inputs(request)
-        z = inputs["mu"] + torch.exp(0.5 * inputs["logvar"]) * torch.from_numpy(np.nan_to_num(eps))
+        z = FAMILIES[self.family].sample(inputs, torch.from_numpy(np.nan_to_num(eps)))
         z.sum().backward()
         return {name: leaves[name].grad.numpy() for name in request.config["grad"] if leaves[name].grad is not None}

@@ -147,8 +147,27 @@ class ModelInterfaceCheck(ModelCheck):
         return Outcome(1 - len(failed) / len(tests), message, {"tests": tests, "latent_dim": latent_dim})
 
 
+class BceCheck(ModelCheck):
+    """A model check credited by a calibrated band of BCE (nats per image, summed over pixels,
+    :func:`reference.metrics.reconstruction_bce`); ``vaegrade calibrate`` reads its ``bce``."""
+
+    bce: Band = Field(description='credit by BCE in nats per image')
+
+    def measurements(self, details: dict) -> dict[str, float]:
+        return {"bce": details["bce"]} if "bce" in details else {}
+
+    def scored(self, x: np.ndarray, x_hat: np.ndarray, how: str = "") -> Outcome:
+        """The outcome of ``x_hat``, reconstructions of the test images ``x`` (both (N, 1, 28, 28)
+        in [0, 1]); ``how`` says how they were made, in the message."""
+        bce = reconstruction_bce(torch.from_numpy(x).double(), torch.from_numpy(x_hat).double())
+        message = (f"BCE {bce:.1f} nats/image on {len(x)} test images{how} "
+                   f"(full credit at <= {self.bce.pass_at:g}, none at >= {self.bce.fail_at:g})")
+        return Outcome(self.bce.credit(bce), message, {"bce": bce, "pass_at": self.bce.pass_at, "fail_at": self.bce.fail_at},
+                       {"reconstruction_inputs": x[:10], "reconstructions": x_hat[:10].astype(np.float32)})
+
+
 @register
-class ReconstructionCheck(ModelCheck):
+class ReconstructionCheck(BceCheck):
     """BCE (nats per image, summed over pixels) of ``decode(mu)`` on held-out test images.
 
     The images are chosen by the grader from the 10,000 MNIST test images; thresholds come from
@@ -157,7 +176,6 @@ class ReconstructionCheck(ModelCheck):
 
     type: Literal["reconstruction"] = "reconstruction"
     images: int = Field(1000, ge=10, le=10000, description='held-out test images reconstructed')
-    bce: Band = Field(description='credit by BCE in nats per image')
 
     def probes(self, context: ProbeContext) -> list[ProbeRequest]:
         images = test_images(context, self.rng(context.seed), self.images, sort=True)
@@ -169,14 +187,7 @@ class ReconstructionCheck(ModelCheck):
             return Outcome(0.0, f"could not reconstruct: {missing_message(output.error, evidence)}")
         x = evidence.requests[self.id].inputs["images"]
         x_hat, problem = images_from(output, "x_hat", len(x), evidence.context.model)
-        if x_hat is None:
-            return Outcome(0.0, problem)
-        bce = reconstruction_bce(torch.from_numpy(x).double(), torch.from_numpy(x_hat).double())
-        fraction = self.bce.credit(bce)
-        message = (f"BCE {bce:.1f} nats/image on {len(x)} test images "
-                   f"(full credit at <= {self.bce.pass_at:g}, none at >= {self.bce.fail_at:g})")
-        return Outcome(fraction, message, {"bce": bce, "pass_at": self.bce.pass_at, "fail_at": self.bce.fail_at},
-                       {"reconstruction_inputs": x[:10], "reconstructions": x_hat[:10].astype(np.float32)})
+        return self.scored(x, x_hat) if x_hat is not None else Outcome(0.0, problem)
 
 
 MetricName = Literal[tuple(SampleQuality.__dataclass_fields__)]
@@ -198,6 +209,9 @@ class SampleQualityCheck(ModelCheck):
         rng = self.rng(context.seed)
         seed = int(rng.integers(2**31))
         return [self.model_request(self.id, "decode_prior", context, test_images(context, rng, 1), n=self.samples, seed=seed)]
+
+    def measurements(self, details: dict) -> dict[str, float]:
+        return dict(details.get("metrics", {}))
 
     def evaluate(self, evidence: Evidence) -> Outcome:
         output = evidence.output(self.id)

@@ -143,10 +143,12 @@ def find_concepts(prose: str, concepts: list[Concept]) -> list[ConceptFinding]:
     return findings
 
 
+_AUTHOR = r"[A-Z][\w\-]+(?:\s+et\s+al\.?|\s+(?:and|&)\s+[A-Z][\w\-]+)?"
+_YEAR = r"(?:19|20)\d\d[a-z]?"
 CITATIONS = {
     "numbered": re.compile(r"\[\d{1,3}(?:\s*[,\u2013-]\s*\d{1,3})*\]"),
-    "author-year": re.compile(r"\b[A-Z][\w\-]+(?:\s+et\s+al\.?|\s+(?:and|&)\s+[A-Z][\w\-]+)?,?\s*\((?:19|20)\d\d[a-z]?\)"
-                              r"|\([A-Z][\w\-]+(?:\s+et\s+al\.?|\s+(?:and|&)\s+[A-Z][\w\-]+)?,?\s+(?:19|20)\d\d[a-z]?\)"),
+    # Kingma and Welling (2014), or (Kingma and Welling, 2014; Doersch, 2016): one citation per author
+    "author-year": re.compile(rf"\b{_AUTHOR},?\s*\({_YEAR}\)|\({_AUTHOR},?\s+{_YEAR}(?:;\s*{_AUTHOR},?\s+{_YEAR})*\)"),
     "doi": re.compile(r"\b10\.\d{4,9}/[^\s)\]]+"),
     "arxiv": re.compile(r"\barXiv:\s*\d{4}\.\d{4,5}(?:v\d+)?", re.IGNORECASE),
     "url": re.compile(r"https?://[^\s)\]]+|\bwww\.[^\s)\]]+"),
@@ -159,7 +161,10 @@ def find_citations(prose: str) -> list[tuple[str, str]]:
     text = _INLINE_CODE.sub(" ", _INLINE_MATH.sub(" ", _DISPLAY_MATH.sub(" ", prose)))
     found = []
     for kind, pattern in CITATIONS.items():
-        found += [(kind, m.group(0).rstrip(".,;")) for m in pattern.finditer(text)]
+        for match in pattern.finditer(text):
+            cited = match.group(0)
+            items = [f"({item.strip()})" for item in cited.strip("()").split(";")] if ";" in cited else [cited]
+            found += [(kind, item.rstrip(".,;")) for item in items]
     return found
 
 

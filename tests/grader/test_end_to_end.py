@@ -78,6 +78,19 @@ def test_validate_fails_when_a_golden_outcome_changes(validated, tmp_path, capsy
     assert "FAIL  sample handout: a notebook without a golden outcome" in lines
 
 
+def test_update_golden_rewrites_outcomes_and_keeps_each_why(validated, tmp_path, capsys):
+    _, out, _ = validated
+    golden = json.loads(json.dumps(GOLDEN))
+    golden["flawed_kl_sign"]["checks"]["reparameterize"] = ["failed", 0.0]
+    (tmp_path / "golden.json").write_text(json.dumps(golden))
+    code = main(["validate", str(SUBMISSIONS), "--out", str(out), "--golden", str(tmp_path / "golden.json"),
+                 "--calibration-runs", "0", "--isolation", "bubblewrap", "--update-golden"])
+    assert code == 0 and "ok    golden: rewrote" in capsys.readouterr().out
+    rewritten = json.loads((tmp_path / "golden.json").read_text())
+    sample, expected = rewritten["flawed_kl_sign"], GOLDEN["flawed_kl_sign"]
+    assert sample["checks"]["reparameterize"] == expected["checks"]["reparameterize"] and sample["why"] == expected["why"]
+
+
 @pytest.mark.parametrize("name", sorted(GOLDEN))
 def test_outcome_matches_golden(graded, name):
     _, out = graded

@@ -73,6 +73,11 @@ def test_citation_kinds():
     assert kinds == ["arxiv", "author-year", "author-year", "doi", "numbered", "url"]
 
 
+def test_several_author_year_citations_in_one_parenthesis_count_each():
+    found = answers.find_citations("VAEs generate (Kingma and Welling, 2014; Doersch, 2016).")
+    assert found == [("author-year", "(Kingma and Welling, 2014)"), ("author-year", "(Doersch, 2016)")]
+
+
 def test_claimed_number_within_the_rounding_of_the_quote():
     spec = load_rubric(RUBRIC).report.questions[1].numbers[0].model_copy(
         update={"claim": r"test loss of (\d+\.\d+)", "output": r"Test Loss: (\d+\.\d+)", "tolerance": 0.0})
