@@ -16,6 +16,7 @@ import hashlib
 import io
 import json
 import platform
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +25,6 @@ from typing import Callable
 import nbclient
 import nbformat
 import numpy as np
-import torch
 from pydantic import ValidationError
 
 import grader
@@ -33,7 +33,7 @@ from grader.checks.base import Evidence
 from grader.datasets import served_files
 from grader.environments import KernelEnvironment, ensure_environment
 from grader.errors import ArtifactError, SubmissionError
-from grader.evaluation import evaluate_checks, probe_context, unique_requests
+from grader.evaluation import evaluate_checks, probe_context, unique_requests, warm_up
 from grader.executor import run_notebook
 from grader.gradebook import Gradebook, Key, Row, write_csv
 from grader.overrides import Overrides, apply_overrides
@@ -44,11 +44,13 @@ from grader.rubric import Rubric
 from grader.sandbox import IsolationMode, Jail, Workspace
 from grader.shipped import source_folders
 from grader.submissions import Submission, read_notebook
-from reference.classifier import JUDGES
 
 
 def environment(rubric: Rubric, kernel: KernelEnvironment | None = None) -> dict[str, object]:
     """What a result records about how it was graded (and, when a kernel ran, in which environment)."""
+    import torch
+
+    from reference.classifier import JUDGES
     return {"vaegrade": grader.__version__, "python": platform.python_version(), "torch": torch.__version__,
             "numpy": np.__version__, "nbclient": nbclient.__version__, "platform": platform.platform(),
             "seed": rubric.seed, "rubric_sha256": rubric.sha256, "framework": rubric.framework,
@@ -78,8 +80,11 @@ def grade_submission(submission: Submission, rubric: Rubric, out: Path, isolatio
 
     kernel = ensure_environment(rubric.environment.packages)
     context = probe_context(rubric)
+    warming = threading.Thread(target=warm_up, args=(rubric.checks, context), name="vaegrade-warm-up", daemon=True)
+    warming.start()  # torch, scipy, the judge: loaded while the notebook runs
     requests = unique_requests(rubric.checks, context)
-    prepared = prepare(transforms.clear_outputs(notebook), rubric)
+    cleared, forged = transforms.strip_reserved(transforms.clear_outputs(notebook))
+    prepared = prepare(cleared, rubric)
 
     jail = Jail(isolation, rubric.execution, slot, kernel)
     if selfcheck:
@@ -110,7 +115,7 @@ def grade_submission(submission: Submission, rubric: Rubric, out: Path, isolatio
         report = execution.report
         report.adaptations = prepared.adaptations
         report.warnings[:0] = [f"your notebook was repaired: {repair}" for repair in repairs] + [
-            f"identical to the submission of {other} (same bytes)" for other in submission.duplicate_of]
+            f"identical to the submission of {other} (same bytes)" for other in submission.duplicate_of] + forged
         if not prepared.tagged and rubric.parameters and not prepared.rewrites:
             report.warnings.append("no cell is tagged `parameters` and none of the parameters' names were found: "
                                    "the grading parameters were set before your cells")
@@ -124,6 +129,7 @@ def grade_submission(submission: Submission, rubric: Rubric, out: Path, isolatio
         report.message = (f"the grading environment lacks the package `{missing_package}` that the notebook imports: "
                           f"add it to the rubric's `environment: packages:` list and grade again (not the student's fault)")
 
+    warming.join()
     started = time.monotonic()
     evidence = Evidence(requests=requests, outputs=outputs, notebook=execution.notebook, context=context,
                         stopped_at=report.cell_errors[0].describe() if report.cell_errors else None)

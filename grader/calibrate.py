@@ -5,12 +5,14 @@ solution N times, with rubric seeds ``seed, seed + 1, ...`` (also injected as th
 ``seed`` parameter when the rubric sets one, so training noise varies), under the rubric's
 other grading parameters, and records every value the checks measure (their
 ``measurements``: the BCE of ``reconstruction``, ``auto_decoder`` and ``inpainting``, the
-metrics of ``sample_quality``). From them, per metric:
+metrics of ``sample_quality``, the variation of ``decoder_uses_z``, the count of
+``active_units`` as a fraction). From them, per metric:
 
 - margin = max(3 * std, 5% of |mean|) over the runs;
 - lower is better (BCE, Frechet distance): ``pass_at = max + margin``, ``fail_at = 1.5 * pass_at``;
 - higher is better: ``pass_at = min - margin``, ``fail_at`` halfway from ``pass_at`` down to the
-  metric's chance level (confidence 0.1, class entropy 0, classes covered 1, inception score 1).
+  metric's chance level (confidence 0.1, class entropy 0, classes covered 1, inception score 1,
+  variation 0, active fraction 0).
 
 The thresholds are copied into the rubric by hand (with a comment naming the file);
 ``tests/grader/test_rubrics.py`` checks that the shipped rubric agrees with its calibration file.
@@ -33,7 +35,8 @@ from grader.sandbox import IsolationMode
 from grader.submissions import Submission
 
 LOWER_IS_BETTER = {"bce", "frechet_distance"}
-CHANCE_LEVEL = {"confidence": 0.1, "class_entropy": 0.0, "classes_covered": 1.0, "inception_score": 1.0}
+CHANCE_LEVEL = {"confidence": 0.1, "class_entropy": 0.0, "classes_covered": 1.0, "inception_score": 1.0,
+                "variation": 0.0, "active_fraction": 0.0}
 
 
 def _measurements(result_checks: list, rubric: Rubric) -> dict[str, float]:

@@ -30,6 +30,24 @@ def probe_context(rubric: Rubric) -> ProbeContext:
                         dataset=rubric.dataset, framework=rubric.framework, model=rubric.model)
 
 
+def warm_up(checks: list[CheckSpec], context: ProbeContext) -> None:
+    """Import torch and scipy and load what ``checks`` will need to evaluate (:meth:`CheckSpec.prepare`).
+
+    Grading runs it in a thread while the student's notebook runs in the kernel, so its cost
+    (seconds in a fresh process) is off the critical path. A failure here is left to
+    :func:`evaluate_checks`, which reports it as the check's error.
+    """
+    try:
+        import scipy.linalg  # noqa: F401  (imported for the checks, ahead of time)
+        import scipy.stats  # noqa: F401
+        import torch  # noqa: F401
+
+        for check in checks:
+            check.prepare(context)
+    except Exception:  # noqa: BLE001  (evaluate_checks meets the same problem and reports it)
+        pass
+
+
 def unique_requests(checks: list[CheckSpec], context: ProbeContext) -> dict[str, ProbeRequest]:
     """Every probe request of ``checks``, by key; a request two checks share is made once."""
     requests: dict[str, ProbeRequest] = {}
@@ -42,7 +60,8 @@ def unique_requests(checks: list[CheckSpec], context: ProbeContext) -> dict[str,
 def evaluate_checks(checks: list[CheckSpec], evidence: Evidence, kernel_usable: bool = True,
                     execution_message: str = "") -> tuple[list[CheckResult], dict[str, np.ndarray]]:
     """Each check's result and the figures' arrays. A check needing the kernel when it was not
-    usable, or failing on odd evidence, is an ``error`` result with the reason, never an exception."""
+    usable, or failing on odd evidence, is an ``error`` result with the reason, never an exception;
+    a check whose ``requires`` did not all pass earns 0 (:func:`grader.scoring.with_requirements`)."""
     results, figures = [], {}
     for spec in checks:
         if spec.needs_kernel and not kernel_usable:
@@ -56,4 +75,4 @@ def evaluate_checks(checks: list[CheckSpec], evidence: Evidence, kernel_usable: 
             continue
         results.append(scoring.check_result(spec, outcome))
         figures.update(outcome.artifacts)
-    return results, figures
+    return scoring.with_requirements(checks, results), figures

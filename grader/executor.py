@@ -1,8 +1,8 @@
 """Run a prepared notebook with nbclient, cell by cell, under time limits, in a jail.
 
 The student's cells run in order until one raises (as "Restart & Run All" would stop); then,
-if the kernel is still usable, the probe cell runs. A cell error, a timeout, a dead kernel or a
-kernel that will not start becomes an :class:`grader.results.ExecutionReport`, never an
+if the kernel is still usable, the probe cell runs. A cell error, a timeout, a dead kernel, a
+kernel that will not start or one whose channel delivers what is not a valid message becomes an :class:`grader.results.ExecutionReport`, never an
 exception out of :func:`run_notebook`.
 
 Limits: ``cell_timeout`` per cell and ``notebook_timeout`` for the whole run; each cell gets
@@ -30,8 +30,8 @@ from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
-from grader.results import CellError, ExecutionReport
 from grader.policy import ExecutionPolicy
+from grader.results import CellError, ExecutionReport
 from grader.sandbox import MIB, Jail, kernel_environment
 from grader.transforms import is_injected
 
@@ -45,6 +45,11 @@ class Execution:
 
     notebook: nbformat.NotebookNode
     report: ExecutionReport
+
+
+class ChannelError(Exception):
+    """The kernel sent what jupyter_client cannot read (a bad signature, a malformed message):
+    code in the kernel wrote to its channel, or forked children did."""
 
 
 class ConfinedKernelManager(AsyncKernelManager):
@@ -178,7 +183,12 @@ def run_notebook(
         if remaining <= 0:
             raise CellTimeoutError("notebook time limit reached")
         client.timeout = max(1, int(min(policy.cell_timeout, remaining)))
-        client.execute_cell(cell, index)
+        try:
+            client.execute_cell(cell, index)
+        except (CellExecutionError, CellTimeoutError, DeadKernelError):
+            raise
+        except Exception as exc:  # a message jupyter_client cannot read: the kernel's, never the grader's, failure
+            raise ChannelError(f"{type(exc).__name__}: {str(exc)[:200]}") from exc
 
     launched: list = []  # the kernel's Popen, reaped at the end
     launch_env = kernel_env if jail.mode == "none" else {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
@@ -219,6 +229,9 @@ def run_notebook(
         report = _failure("kernel_died", f"the kernel died{cause} while running {_describe_cell(nb, running)}", report)
     except NoSuchKernel as exc:
         report = _failure("kernel_failed", f"no kernel named {exc}: the notebook's kernel cannot start", report)
+    except ChannelError as exc:
+        report = _failure("kernel_failed", f"the kernel's channel broke while running {_describe_cell(nb, running)}: "
+                                           f"it sent a message that is not a valid Jupyter message ({exc})", report)
     except (RuntimeError, CellExecutionError) as exc:
         report = _failure("kernel_failed", f"the kernel failed: {str(exc).splitlines()[0][:300]}", report)
     finally:

@@ -1,7 +1,8 @@
 """HTML feedback rendered from a saved :class:`SubmissionResult` and its ``artifacts.npz``.
 
-Templates live in ``templates/`` (jinja2, autoescaped; see :mod:`grader.shipped`). Figures are drawn with matplotlib and
-embedded as base64 PNG data URIs, so the page is one self-contained file.
+Templates live in ``templates/`` (jinja2, autoescaped; see :mod:`grader.shipped`). Figures are
+drawn with Pillow (image grids and loss curves: a few milliseconds a page, where matplotlib cost
+over a second) and embedded as base64 PNG data URIs, so the page is one self-contained file.
 """
 
 from __future__ import annotations
@@ -10,46 +11,75 @@ import base64
 import io
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from PIL import Image, ImageDraw
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
-import numpy as np  # noqa: E402
-from jinja2 import Environment, FileSystemLoader, select_autoescape  # noqa: E402
-
-from grader.results import SubmissionResult  # noqa: E402
-from grader.shipped import shipped  # noqa: E402
+from grader.results import SubmissionResult
+from grader.shipped import shipped
 
 _environment = Environment(loader=FileSystemLoader(shipped("templates")), autoescape=select_autoescape(["html", "j2"]))
+TILE = 56  # pixels per 28 x 28 image (2x)
+CAPTION = 14  # pixels of caption under each image
+CURVE_WIDTH, CURVE_HEIGHT, MARGIN = 300, 170, 36
 
 
-def _png(figure: plt.Figure) -> str:
+def _png(image: Image.Image) -> str:
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=80, bbox_inches="tight")
-    plt.close(figure)
+    image.save(buffer, format="PNG", optimize=False)
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
 def _image_grid(images: np.ndarray, titles: list[str], columns: int) -> str:
-    rows = (len(images) + columns - 1) // columns
-    figure, axes = plt.subplots(rows, columns, figsize=(columns * 0.9, rows * 1.0), squeeze=False)
-    for ax in axes.flat:
-        ax.axis("off")
-    for ax, image, title in zip(axes.flat, images, titles):
-        ax.imshow(image.reshape(28, 28), cmap="gray", vmin=0, vmax=1)
-        ax.set_title(title, fontsize=7)
-    return _png(figure)
+    """Images (N, ...) of 784 values in [0, 1], ``columns`` a row, each captioned by its title."""
+    tiles = (np.clip(images.reshape(-1, 28, 28), 0, 1) * 255).astype(np.uint8)
+    rows = (len(tiles) + columns - 1) // columns
+    grid = Image.new("L", (columns * (TILE + 4), rows * (TILE + CAPTION + 4)), 255)
+    draw = ImageDraw.Draw(grid)
+    for index, (tile, title) in enumerate(zip(tiles, titles)):
+        x, y = (index % columns) * (TILE + 4), (index // columns) * (TILE + CAPTION + 4)
+        grid.paste(Image.fromarray(tile).resize((TILE, TILE), Image.NEAREST), (x, y + CAPTION))
+        draw.text((x, y + 1), title[:12], fill=0)
+    return _png(grid)
+
+
+def _curves(series: dict[str, np.ndarray]) -> str:
+    """One small line plot per series (values per epoch), side by side, min and max labelled."""
+    image = Image.new("RGB", (len(series) * (CURVE_WIDTH + 10), CURVE_HEIGHT + 2 * MARGIN), "white")
+    draw = ImageDraw.Draw(image)
+    for panel, (name, values) in enumerate(series.items()):
+        left, top = panel * (CURVE_WIDTH + 10) + MARGIN, MARGIN
+        width, height = CURVE_WIDTH - MARGIN - 10, CURVE_HEIGHT
+        draw.text((left, 8), name, fill="black")
+        draw.rectangle((left, top, left + width, top + height), outline="grey")
+        finite = values[np.isfinite(values)]
+        if not finite.size:
+            continue
+        low, high = float(finite.min()), float(finite.max())
+        span = high - low or 1.0
+        xs = left + np.linspace(0, width, len(values)) if len(values) > 1 else np.array([left + width / 2])
+        ys = top + height - (np.nan_to_num(values, nan=low) - low) / span * height
+        points = list(zip(xs.tolist(), ys.tolist()))
+        if len(points) > 1:
+            draw.line(points, fill=(31, 119, 180), width=2)
+        for x, y in points:
+            draw.ellipse((x - 3, y - 3, x + 3, y + 3), fill=(31, 119, 180))
+        draw.text((left - MARGIN + 2, top - 6), f"{high:.4g}", fill="black")
+        draw.text((left - MARGIN + 2, top + height - 6), f"{low:.4g}", fill="black")
+        draw.text((left + width / 2 - 30, top + height + 6), f"epoch 1-{len(values)}", fill="black")
+    return _png(image)
 
 
 def figures(artifacts: dict[str, np.ndarray]) -> dict[str, str]:
-    """PNG data URIs for whichever figures the artifacts allow: samples, reconstructions, curves."""
+    """PNG data URIs for whichever figures the artifacts allow: samples, reconstructions, paths,
+    inpaintings, copied training images, curves."""
     out = {}
     if "prior_samples" in artifacts:
         labels = artifacts.get("prior_sample_labels", np.full(len(artifacts["prior_samples"]), -1))
         out["samples"] = _image_grid(artifacts["prior_samples"], [f"classified {int(k)}" for k in labels], 8)
     if "reconstructions" in artifacts:
         pairs = np.stack([artifacts["reconstruction_inputs"], artifacts["reconstructions"]], axis=1).reshape(-1, 28, 28)
-        out["reconstructions"] = _image_grid(pairs, ["input", "reconstruction"] * (len(pairs) // 2), 10)
+        out["reconstructions"] = _image_grid(pairs, ["input", "decode(mu)"] * (len(pairs) // 2), 10)
     if "interpolations" in artifacts:
         paths = artifacts["interpolations"]
         steps = paths.shape[1]
@@ -57,14 +87,12 @@ def figures(artifacts: dict[str, np.ndarray]) -> dict[str, str]:
     if "inpaintings" in artifacts:
         pairs = artifacts["inpaintings"]
         out["inpaintings"] = _image_grid(pairs, ["masked", "completed"] * (len(pairs) // 2), 6)
+    if "copied_samples" in artifacts:
+        pairs = np.stack([artifacts["copied_samples"], artifacts["copied_from"]], axis=1).reshape(-1, 28, 28)
+        out["copies"] = _image_grid(pairs, ["sample", "copied from"] * (len(pairs) // 2), 8)
     if "history_loss" in artifacts and artifacts["history_loss"].size:
-        figure, axes = plt.subplots(1, 3, figsize=(10, 2.6))
-        for ax, key in zip(axes, ("loss", "recon", "kl")):
-            values = artifacts[f"history_{key}"].reshape(-1)
-            ax.plot(np.arange(1, len(values) + 1), values, marker="o")
-            ax.set_title(f"{key} (nats per example)", fontsize=9)
-            ax.set_xlabel("epoch", fontsize=8)
-        out["curves"] = _png(figure)
+        out["curves"] = _curves({f"{key} (nats per example)": artifacts[f"history_{key}"].reshape(-1)
+                                 for key in ("loss", "recon", "kl")})
     return out
 
 

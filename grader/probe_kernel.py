@@ -20,7 +20,8 @@ Kinds of request (``kind`` in the config):
   ``output.sum()`` w.r.t. the arrays listed in ``grad``.
 - ``interface``: ``encode`` then ``decode`` on small batches, step by step, errors recorded.
 - ``reconstruct``: ``decode(mu)`` for ``mu`` from ``encode(x)``, on the grader's images.
-- ``decode_prior``: ``decode(z)`` for z ~ N(0, I) drawn from the grader's seed, z as wide as mu.
+- ``decode_prior``: ``decode(z)`` for z ~ N(0, I) drawn from the grader's seed, z as wide as mu
+  (with ``nudge``, also the decodings of each z moved that far in a random direction).
 - ``history``: per-epoch losses as float64 arrays, by role (``loss``, ``recon``, ``kl``).
 - ``fit_latents``: an auto-decoder's test-time inference: latent codes for the grader's images
   found by Adam on the summed BCE through ``decode`` (the grader's steps, rate and seed).
@@ -336,9 +337,17 @@ def main(namespace, probe_dir):
         encode, decode, objects = model_parts(config)
         with fw.inference(objects):
             width = run_encode(encode, config, inputs["images"][:1])[0].shape[-1]
-            z = np.random.default_rng(config["seed"]).standard_normal((config["n"], width)).astype(np.float32)
-            samples = np.concatenate([run_decode(decode, config, z[i:i + 500]) for i in range(0, len(z), 500)])
-        return {"z": z, "samples": samples}
+            rng = np.random.default_rng(config["seed"])
+            z = rng.standard_normal((config["n"], width)).astype(np.float32)
+            def decode_all(codes):
+                return np.concatenate([run_decode(decode, config, codes[i:i + 500]) for i in range(0, len(codes), 500)])
+
+            arrays = {"z": z, "samples": decode_all(z)}
+            if config.get("nudge"):  # each code also moved by `nudge` in a random direction
+                direction = rng.standard_normal(z.shape)
+                arrays["nudged"] = decode_all((z + config["nudge"] * direction / np.linalg.norm(
+                    direction, axis=1, keepdims=True)).astype(np.float32))
+        return arrays
 
     def history(config, inputs):
         record = resolve(config["history"])

@@ -213,6 +213,11 @@ def load_rubric(path: str | Path) -> Rubric:
     for index, check_id in enumerate(ids):
         if check_id in ids[:index]:
             raise RubricError(path, lines.get(("checks", str(index), "id")), f"check id {check_id!r} is used twice")
+    for index, check in enumerate(rubric.checks):
+        for required in check.requires:
+            if required not in ids or required == check.id:
+                raise RubricError(path, lines.get(("checks", str(index), "requires")),
+                                  f"check {check.id!r} requires {required!r}, which is not another check of this rubric")
     rubric._folder = path.resolve().parent
     for index, file in enumerate(rubric.file_paths()):
         if not file.is_file():

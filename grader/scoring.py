@@ -23,6 +23,23 @@ def scored(check_id: str, title: str, points: float, fraction: float, message: s
                        max_score=points, message=message, details=plain(details or {}))
 
 
+def with_requirements(specs: list[CheckSpec], results: list[CheckResult]) -> list[CheckResult]:
+    """``results`` where a check whose ``requires`` lists a check that earned nothing (failed, or
+    could not be evaluated) earns 0,
+    its message saying which (a requirement not among ``results``, a hidden check in self-check,
+    is not applied)."""
+    by_id = {result.id: result for result in results}
+    gated = []
+    for spec, result in zip(specs, results):
+        unmet = [by_id[i] for i in spec.requires if i in by_id and by_id[i].status in ("failed", "error")]
+        if unmet and result.score > 0:
+            reasons = "; ".join(f"`{r.id}` ({r.message})" for r in unmet)
+            result = scored(spec.id, spec.title, spec.points, 0.0,
+                            f"no credit: this check rests on {reasons}. Without that: {result.message}", result.details)
+        gated.append(result)
+    return gated
+
+
 def status_of(fraction: float) -> str:
     return "passed" if fraction >= 1.0 else "failed" if fraction <= 0.0 else "partial"
 

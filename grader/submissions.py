@@ -18,6 +18,7 @@ import nbformat
 
 from grader.errors import SubmissionError
 
+
 @dataclass(frozen=True)
 class Submission:
     """A notebook to grade (or a folder that should have held one), the name its results go

@@ -1,6 +1,7 @@
 """Pure notebook -> notebook steps applied before execution.
 
-1. :func:`clear_outputs`: nothing the student saved in the file survives into grading.
+1. :func:`clear_outputs`: nothing the student saved in the file survives into grading, and
+   :func:`strip_reserved`: no student cell can pass for the grader's own.
 2. :func:`inject_setup_cell`: a first cell that runs :mod:`grader.kernel_setup` (seeds, threads,
    the data sets served offline, shims for GPU and Colab notebooks).
 3. :func:`set_parameters`: papermill's convention where a cell is tagged ``parameters`` (a cell
@@ -9,8 +10,9 @@
    (:func:`grader.source.rewrite_parameters`).
 4. :func:`probe_cell`: the last cell, which runs :mod:`grader.probe_kernel`.
 
-Injected cells carry ``metadata.vaegrade.injected = true`` so that cell numbers reported to
-students count only their own cells.
+Injected cells carry ``metadata.vaegrade.injected = true`` and an ``injected-*`` tag, so that cell
+numbers reported to students count only their own cells; both are reserved: the student's file
+is untrusted, and :func:`strip_reserved` removes them from it before anything is injected.
 """
 
 from __future__ import annotations
@@ -45,6 +47,29 @@ def clear_outputs(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
     return nb
+
+
+def strip_reserved(nb: nbformat.NotebookNode) -> tuple[nbformat.NotebookNode, list[str]]:
+    """A copy of ``nb`` without the grader's reserved markers: ``vaegrade`` metadata (of the
+    notebook and of each cell) and ``injected-*`` tags.
+
+    Returns:
+        (notebook, notes): a note per cell that carried a marker, numbered from 1 among all cells.
+    """
+    nb = copy.deepcopy(nb)
+    nb.metadata.pop("vaegrade", None)
+    notes = []
+    for number, cell in enumerate(nb.cells, start=1):
+        metadata = cell.get("metadata", {})
+        tags = metadata.get("tags", [])
+        forged = [f"tag `{tag}`" for tag in tags if str(tag).startswith("injected-")]
+        if "vaegrade" in metadata:
+            forged.append("`vaegrade` metadata")
+            del metadata["vaegrade"]
+        if forged:
+            metadata["tags"] = [tag for tag in tags if not str(tag).startswith("injected-")]
+            notes.append(f"cell {number} carried the grader's reserved {' and '.join(forged)}: removed before grading")
+    return nb, notes
 
 
 def inject_setup_cell(nb: nbformat.NotebookNode, config: dict[str, Any]) -> nbformat.NotebookNode:

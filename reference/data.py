@@ -16,9 +16,12 @@ import struct
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:  # annotations only: imported where used, so a rubric loads without it
+    import torch
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 SHIPPED_MNIST = ASSETS / "mnist.npz"
@@ -218,4 +221,5 @@ def save_keras_npz(mnist: MNIST, destination: Path | io.BufferedIOBase) -> None:
 
 def images_to_tensor(images: np.ndarray) -> torch.Tensor:
     """uint8 images (N, 28, 28) -> float32 tensor (N, 1, 28, 28) with values in [0, 1] (pixel/255)."""
+    import torch
     return torch.from_numpy(np.ascontiguousarray(images)).float().div_(255.0).unsqueeze(1)

@@ -12,15 +12,14 @@ import warnings
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import scipy.linalg
-import torch
-from torch import Tensor
 
-from reference.classifier import JUDGES, classify
 from reference.data import ASSETS, DATASETS, images_to_tensor, load_dataset, load_mnist
-from reference.losses import bernoulli_reconstruction
+
+if TYPE_CHECKING:  # annotations only: imported where used, so a rubric loads without it
+    from torch import Tensor
 
 
 @dataclass(frozen=True)
@@ -61,6 +60,7 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma
         mu1, mu2: (F,) means; sigma1, sigma2: (F, F) covariances.
     Source: Dowson & Landau (1982); the FID of Heusel et al. (2017), eq. (6).
     """
+    import scipy.linalg
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", scipy.linalg.LinAlgWarning)
@@ -90,6 +90,7 @@ def test_set_statistics(dataset: str = "mnist") -> tuple[np.ndarray, np.ndarray]
     ``dataset`` by its judge: read from the shipped file when it was computed from the current
     judge and data (their sha256 are recorded in it), else computed (about 12 s on 2 CPU cores).
     Written by ``python -m reference.metrics --write-statistics``."""
+    from reference.classifier import JUDGES
     path = statistics_path(dataset)
     if path.is_file():
         with np.load(path, allow_pickle=False) as stored:
@@ -100,12 +101,14 @@ def test_set_statistics(dataset: str = "mnist") -> tuple[np.ndarray, np.ndarray]
 
 def computed_test_set_statistics(dataset: str) -> tuple[np.ndarray, np.ndarray]:
     """:func:`test_set_statistics` computed from the images, never read from the shipped file."""
+    from reference.classifier import classify
     _, features = classify(images_to_tensor(load_dataset(dataset).x_test), dataset=dataset)
     return feature_statistics(features)
 
 
 def write_statistics() -> None:
     """Write every data set's shipped test-set statistics, with the sha256 they depend on."""
+    from reference.classifier import JUDGES
     for dataset in DATASETS:
         mu, sigma = computed_test_set_statistics(dataset)
         np.savez(statistics_path(dataset), mu=mu, sigma=sigma, classifier_sha256=np.array(JUDGES[dataset].sha256),
@@ -115,12 +118,14 @@ def write_statistics() -> None:
 
 def sample_quality(images: Tensor) -> SampleQuality:
     """All :class:`SampleQuality` metrics of images (N, 1, 28, 28) in [0, 1]."""
+    from reference.classifier import classify
     return quality_from_classifier(*classify(images))
 
 
 def quality_from_classifier(probs: Tensor, features: Tensor, dataset: str = "mnist") -> SampleQuality:
     """:class:`SampleQuality` from the judge's outputs on the images (see ``classify``):
     probs (N, 10) and penultimate features (N, 128); the Frechet distance is to ``dataset``'s test set."""
+    import torch
     mean_probs = probs.double().mean(dim=0)
     shares = torch.bincount(probs.argmax(dim=1), minlength=10).double() / len(probs)
     mu, sigma = feature_statistics(features)
@@ -135,12 +140,14 @@ def quality_from_classifier(probs: Tensor, features: Tensor, dataset: str = "mni
 
 def reconstruction_bce(x: Tensor, x_hat: Tensor) -> float:
     """Mean over images of the BCE summed over pixels, nats per image."""
+    from reference.losses import bernoulli_reconstruction
     return bernoulli_reconstruction(x, x_hat).mean().item()
 
 
 def main() -> None:
     """Print the metrics of real images and of uniform noise, for the README; with
     ``--write-statistics``, write the shipped test-set statistics instead."""
+    import torch
     if "--write-statistics" in sys.argv[1:]:
         write_statistics()
         return

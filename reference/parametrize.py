@@ -21,10 +21,10 @@ reference's gradients with respect to the student's own parametrization.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import torch
-from torch import Tensor
+if TYPE_CHECKING:  # annotations only: imported where used, so a rubric loads without it
+    from torch import Tensor
 
 ScaleParam = Literal["logvar", "log_sigma", "sigma", "var"]
 SCALE_PARAMS: tuple[str, ...] = ("logvar", "log_sigma", "sigma", "var")
@@ -33,6 +33,7 @@ DecoderOutput = Literal["probabilities", "logits"]
 
 def from_logvar(logvar: Tensor, to: str) -> Tensor:
     """The scale parameter ``to`` (one of :data:`SCALE_PARAMS`) of N(., exp(logvar)), same shape."""
+    import torch
     if to == "logvar":
         return logvar
     if to == "log_sigma":
@@ -49,6 +50,7 @@ def to_logvar(value: Tensor, parametrization: str) -> Tensor:
 
     A non-positive ``sigma`` or ``var`` gives -inf or NaN, which the checks report as such.
     """
+    import torch
     if parametrization == "logvar":
         return value
     if parametrization == "log_sigma":
@@ -62,9 +64,11 @@ def to_logvar(value: Tensor, parametrization: str) -> Tensor:
 
 def to_probabilities(values: Tensor, output: str) -> Tensor:
     """Bernoulli means from a decoder's ``output`` (``probabilities`` as they are, ``logits`` through a sigmoid)."""
+    import torch
     return torch.sigmoid(values) if output == "logits" else values
 
 
 def from_probabilities(probs: Tensor, output: str) -> Tensor:
     """Inverse of :func:`to_probabilities` (log-odds for ``logits``)."""
+    import torch
     return torch.logit(probs) if output == "logits" else probs

@@ -8,7 +8,8 @@ with two methods:
 - ``evaluate(evidence)``: a :class:`Outcome` computed in the grader process from the probe's
   numeric artifacts, the executed notebook and the reference implementation;
 - ``measurements(details)``: the values of its outcome ``vaegrade calibrate`` derives
-  thresholds from (none by default).
+  thresholds from (none by default);
+- ``prepare(context)``: loads ahead of time what ``evaluate`` needs (none by default).
 
 Types register with :func:`register`; the rubric's ``type:`` field picks one.
 """
@@ -50,6 +51,8 @@ class CheckSpec(BaseModel):
     visibility: Literal["visible", "hidden"] = Field(
         "visible", description="hidden: graded at submission only; self-check and the student bundle never "
                                "show it, its inputs or its thresholds (Gradescope's and otter's hidden tests)")
+    requires: list[str] = Field(default_factory=list, description="ids of checks this one rests on: unless each of "
+                                "them earns some credit, this one earns nothing (sample_quality on training_copies and decoder_uses_z)")
     needs_kernel: ClassVar[bool] = True  # judged on the kernel's objects (through probes)
     reads_notebook: ClassVar[bool] = False  # judged on the notebook's saved outputs
 
@@ -58,6 +61,10 @@ class CheckSpec(BaseModel):
 
     def evaluate(self, evidence: "Evidence") -> "Outcome":
         raise NotImplementedError
+
+    def prepare(self, context: "ProbeContext") -> None:
+        """Load what :meth:`evaluate` will need (a judge, reference statistics) ahead of time: the
+        grader calls it while the notebook runs (:func:`grader.evaluation.warm_up`). Nothing by default."""
 
     def measurements(self, details: dict[str, Any]) -> dict[str, float]:
         """Metric name -> value in an outcome's ``details``, for calibration (:mod:`grader.calibrate`)."""

@@ -4,27 +4,27 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Literal
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Literal
 
 import numpy as np
-import scipy.stats
-import torch
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from grader.checks.base import CheckSpec, Evidence, Outcome, ProbeContext, ProbeRequest, missing_message, register
 from grader.interface import ArgSpec, Locator, Selector, describe_locator, flatten_call, locator_config
-from reference import kl, losses, parametrize
-from reference.parametrize import SCALE_PARAMS
+from reference import function
 
-#: Reference callables a ``function`` check may name; each takes the generated inputs named in
+if TYPE_CHECKING:  # annotations only: imported where used, so a rubric loads without it
+    import torch
+
+#: Reference callables a ``function`` check may name (their paths in ``reference``); each takes the generated inputs named in
 #: the check's ``args`` (float64 tensors, in order) and keyword arguments.
 REFERENCE_FUNCTIONS = {
-    "kl_normal_std": kl.kl_normal_std,
-    "kl_normal": kl.kl_normal,
-    "kl_laplace_std": kl.kl_laplace_std,
-    "kl_exponential_std": kl.kl_exponential_std,
-    "negative_elbo": losses.negative_elbo,
-    "bernoulli_reconstruction": losses.bernoulli_reconstruction,
+    "kl_normal_std": "kl.kl_normal_std",
+    "kl_normal": "kl.kl_normal",
+    "kl_laplace_std": "kl.kl_laplace_std",
+    "kl_exponential_std": "kl.kl_exponential_std",
+    "negative_elbo": "losses.negative_elbo",
+    "bernoulli_reconstruction": "losses.bernoulli_reconstruction",
 }
 
 #: References that return one value per example, (B,): a check may reduce them over the batch.
@@ -127,6 +127,7 @@ class StudentCall(CheckSpec):
     def call_inputs(self, generated: dict[str, np.ndarray], grad: list[str]) -> tuple[dict[str, np.ndarray], list[str]]:
         """The arrays the kernel passes (``arg0``, ``arg1.mu``..), each in the student's
         parametrization, and those whose gradients are compared (made from an input in ``grad``)."""
+        import torch
         arrays, watched = {}, []
         for name, arg in self.student_call(generated)[1].items():
             if arg.value is not None:
@@ -142,6 +143,7 @@ class StudentCall(CheckSpec):
         """The generated inputs as float64 tensors, rebuilt from leaves in the student's
         parametrization where the student got them (so reference gradients are w.r.t. what the
         student received), and those leaves by array name."""
+        import torch
         generated = {name: array for name, array in request.inputs.items() if not name.startswith(("arg", "kw_"))}
         inputs = {name: torch.tensor(array, dtype=torch.float64) for name, array in generated.items()}
         leaves = {}
@@ -160,6 +162,8 @@ class StudentCall(CheckSpec):
 
 def _convert(value: torch.Tensor, parametrization: str | None, forward: bool) -> torch.Tensor:
     """The reference's input in the student's ``parametrization`` (``forward``) or back."""
+    from reference import parametrize
+    from reference.parametrize import SCALE_PARAMS
     if parametrization is None:
         return value
     if parametrization == "log":  # the log of a positive parameter (a Laplace scale, a rate)
@@ -211,7 +215,7 @@ class FunctionCheck(StudentCall):
             if needed - set(case):
                 raise ValueError(f"case {index} lacks {sorted(needed - set(case))}")
         self.check_call(self.args)
-        parameters = inspect.signature(REFERENCE_FUNCTIONS[self.reference]).parameters
+        parameters = inspect.signature(function(REFERENCE_FUNCTIONS[self.reference])).parameters
         unknown = [name for name in [*self.kwargs, *self.reference_options] if name not in parameters]
         if unknown:
             raise ValueError(f"{self.reference} takes no argument {unknown} (it takes {list(parameters)})")
@@ -223,7 +227,7 @@ class FunctionCheck(StudentCall):
     @property
     def default_beta(self) -> bool:
         """True when the reference weighs a KL term by ``beta`` and the check passes none."""
-        return ("beta" in inspect.signature(REFERENCE_FUNCTIONS[self.reference]).parameters
+        return ("beta" in inspect.signature(function(REFERENCE_FUNCTIONS[self.reference])).parameters
                 and "beta" not in self.kwargs and "beta" not in self.args)
 
     def probes(self, context: ProbeContext) -> list[ProbeRequest]:
@@ -286,7 +290,7 @@ class FunctionCheck(StudentCall):
         watched = request.config["grad"]
         inputs, leaves = self.reference_inputs(request)
         kwargs = {name: float(request.inputs[f"kw_{name}"]) for name in self.kwargs}
-        output = REFERENCE_FUNCTIONS[self.reference](*[inputs[name] for name in self.args], **kwargs,
+        output = function(REFERENCE_FUNCTIONS[self.reference])(*[inputs[name] for name in self.args], **kwargs,
                                                      **self.reference_options)
         if self.batch != "none":
             output = output.sum(dim=0) if self.batch == "sum" else output.mean(dim=0)
@@ -328,7 +332,7 @@ class Family:
 FAMILIES = {
     "normal": Family({"mu": 1.5, "logvar": (-3.0, 2.0)}, "norm", "N(0, 1)",
                      lambda p, z: (z - p["mu"]) / np.exp(0.5 * p["logvar"]),
-                     lambda p, eps: p["mu"] + torch.exp(0.5 * p["logvar"]) * eps, "mu + exp(logvar / 2) * eps"),
+                     lambda p, eps: p["mu"] + (0.5 * p["logvar"]).exp() * eps, "mu + exp(logvar / 2) * eps"),
     "laplace": Family({"loc": 1.5, "scale": (0.2, 3.0)}, "laplace", "Laplace(0, 1)",
                       lambda p, z: (z - p["loc"]) / p["scale"],
                       lambda p, eps: p["loc"] + p["scale"] * eps, "loc + scale * eps"),
@@ -379,6 +383,7 @@ class ReparameterizationCheck(StudentCall):
         return [ProbeRequest(self.id, "call", self.probe_config(generated, watched, n_calls=2), {**generated, **arrays})]
 
     def evaluate(self, evidence: Evidence) -> Outcome:
+        import scipy.stats
         request, family = evidence.requests[self.id], FAMILIES[self.family]
         output = evidence.output(request.key)
         if output.error:
@@ -432,6 +437,7 @@ class ReparameterizationCheck(StudentCall):
 
     def _pathwise_gradients(self, request: ProbeRequest, eps: np.ndarray) -> dict[str, np.ndarray]:
         """Gradients of sum(z(params, eps)) w.r.t. the student's arguments, the standardized eps fixed."""
+        import torch
         inputs, leaves = self.reference_inputs(request)
         z = FAMILIES[self.family].sample(inputs, torch.from_numpy(np.nan_to_num(eps)))
         z.sum().backward()

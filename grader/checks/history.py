@@ -5,16 +5,14 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
-import torch
 from pydantic import Field, model_validator
 
 from grader.checks.base import Evidence, Outcome, ProbeContext, ProbeRequest, missing_message, register
 from grader.checks.model import ModelCheck, images_from, posterior
 from grader.interface import Locator, describe_locator, locator_config
-from reference.kl import kl_normal_std
-from reference.losses import bernoulli_reconstruction
 
 HISTORY_KEYS = ("loss", "recon", "kl")
+LEARNING = 0.01  # the least relative fall of the loss, first epoch to last, that shows learning
 
 
 @register
@@ -25,10 +23,13 @@ class TrainingHistoryCheck(ModelCheck):
     the roles ``loss``, ``recon``, ``kl`` to (Keras: ``reconstruction_loss``, ``kl_loss``).
 
     Tests: all three present with one entry per epoch (the rubric parameter named by
-    ``epochs_parameter``), finite, the loss lower at the end than at the start,
+    ``epochs_parameter``), finite, the loss at the end at least 1% (of its size) below the start,
     ``loss = recon + beta * kl`` within 1%, and the last epoch's recon and KL within
     ``tolerance`` (relative) of the values the grader measures with the student's final model
     on ``train_images`` training images (reference BCE and KL; decoding the posterior mean).
+    No credit for nothing: an empty history, or one whose loss is not finite or does not fall
+    by that 1% (no learning shown: an optimizer that never steps), earns 0 whatever else holds;
+    so grade with at least 2 epochs.
     """
 
     type: Literal["training_history"] = "training_history"
@@ -63,6 +64,9 @@ class TrainingHistoryCheck(ModelCheck):
         if missing:
             return Outcome(0.0, f"the history {describe_locator(self.history)} lacks the keys {missing}")
         loss, recon, kl = (record[key].reshape(-1) for key in HISTORY_KEYS)
+        if min(len(loss), len(recon), len(kl)) == 0:
+            return Outcome(0.0, f"the history {describe_locator(self.history)} is empty: no epoch was recorded "
+                                "(did training run?)", {"epochs": 0})
         epochs = evidence.context.parameters.get(self.epochs_parameter)
         tests = {
             f"one entry per epoch ({epochs}), got {len(loss)}, {len(recon)}, {len(kl)}":
@@ -70,7 +74,8 @@ class TrainingHistoryCheck(ModelCheck):
             "all values finite": bool(np.isfinite(np.concatenate([loss, recon, kl])).all()),
         }
         if tests["all values finite"] and len(loss) == len(recon) == len(kl) > 0:
-            tests["the loss decreases over training"] = len(loss) > 1 and loss[-1] < loss[0]
+            tests[f"the loss falls by at least {LEARNING:.0%} over training"] = bool(
+                len(loss) > 1 and loss[-1] < loss[0] - LEARNING * abs(loss[0]))
             tests[f"loss = recon + {self.beta:g} * kl"] = bool(np.allclose(loss, recon + self.beta * kl, rtol=1e-2, atol=1e-3))
             measured = self._measured(evidence)
             details_measured = measured or {}
@@ -86,10 +91,18 @@ class TrainingHistoryCheck(ModelCheck):
                    else f"{len(failed)} of {len(tests)} history tests fail: " + "; ".join(failed))
         details = {"tests": tests, "measured": details_measured, "epochs": len(loss)}
         artifacts = {f"history_{key}": record[key].astype(np.float64) for key in HISTORY_KEYS}
+        if not tests.get(f"the loss falls by at least {LEARNING:.0%} over training", False):  # no learning shown
+            return Outcome(0.0, f"the history shows no learning (the loss did not fall by {LEARNING:.0%} from the first "
+                                "epoch to the last, or is not finite), so none of its tests earn credit: " + message,
+                           details, artifacts)
         return Outcome(1 - len(failed) / len(tests), message, details, artifacts)
 
     def _measured(self, evidence: Evidence) -> dict[str, float] | None:
         """Reference recon and KL of the final model on training images, nats per image."""
+        import torch
+
+        from reference.kl import kl_normal_std
+        from reference.losses import bernoulli_reconstruction
         output = evidence.output(f"{self.id}.reconstruct")
         if output.error:
             return None

@@ -5,13 +5,11 @@ from __future__ import annotations
 from typing import Literal, Optional
 
 import numpy as np
-import torch
 from pydantic import Field
 
 from grader.checks.base import Evidence, Outcome, ProbeContext, ProbeRequest, missing_message, register
 from grader.checks.model import Band, BceCheck, images_from, test_images
 from grader.interface import CheckedLocator, describe_locator, locator_config
-from reference.losses import bernoulli_reconstruction
 
 #: The masks a rubric may name: 1 where the pixel is kept, 0 where it is hidden, (28, 28).
 MASKS = {
@@ -24,6 +22,9 @@ MASKS = {
 def hidden_bce(x: np.ndarray, completed: np.ndarray, mask: np.ndarray) -> float:
     """The reference BCE (:func:`reference.losses.bernoulli_reconstruction`, log terms clamped at
     -100) of ``completed`` against ``x`` summed over the hidden pixels only (mask 0), nats per image."""
+    import torch
+
+    from reference.losses import bernoulli_reconstruction
     hidden = torch.from_numpy(1.0 - mask).bool()
     x_t, c_t = (torch.from_numpy(a).double() for a in (x, completed))
     return bernoulli_reconstruction(torch.where(hidden, x_t, 0.0), torch.where(hidden, c_t, 0.0)).mean().item()

@@ -5,13 +5,11 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
-import torch
 from pydantic import Field
 
 from grader.checks.base import Evidence, Outcome, ProbeContext, ProbeRequest, missing_message, register
 from grader.checks.model import ModelCheck, images_from
 from grader.interface import CheckedLocator, describe_locator, locator_config
-from reference.classifier import classify
 
 #: Shares of the check's points: the path, its endpoints' decodings, the classifier's labels.
 PATH_SHARE, ENDPOINT_SHARE, LABEL_SHARE = 0.5, 0.25, 0.25
@@ -112,6 +110,11 @@ class InterpolationCheck(ModelCheck):
                    "reconstruction_labels": recon_labels.tolist()}
         return Outcome(float(fraction), message, details, {"interpolations": decoded[:4].astype(np.float32)})
 
+    def prepare(self, context: ProbeContext) -> None:
+        from reference.classifier import load_classifier
+
+        load_classifier(context.dataset)
+
     def _formula(self) -> str:
         return ("(1 - t) p1 + t p2 for t = linspace(0, 1, steps)" if self.method == "linear"
                 else "the slerp of p1 and p2 for t = linspace(0, 1, steps)")
@@ -119,5 +122,8 @@ class InterpolationCheck(ModelCheck):
     @staticmethod
     def _labels(images: np.ndarray, dataset: str) -> np.ndarray:
         """The classifier's labels of (P, K, 1, 28, 28) images, (P, K)."""
+        import torch
+
+        from reference.classifier import classify
         probs, _ = classify(torch.from_numpy(images.reshape(-1, 1, 28, 28)).float(), dataset=dataset)
         return probs.argmax(dim=1).numpy().reshape(images.shape[:2])

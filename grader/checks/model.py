@@ -10,15 +10,21 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
-import torch
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from grader.checks.base import (CheckSpec, Evidence, Outcome, ProbeContext, ProbeOutput, ProbeRequest,
-                                linear_credit, missing_message, register)
+from grader.checks.base import (
+    CheckSpec,
+    Evidence,
+    Outcome,
+    ProbeContext,
+    ProbeOutput,
+    ProbeRequest,
+    linear_credit,
+    missing_message,
+    register,
+)
 from grader.interface import ModelSpec, describe_locator
-from reference.classifier import classify
-from reference.metrics import SampleQuality, quality_from_classifier, reconstruction_bce
-from reference.parametrize import to_logvar, to_probabilities
+from reference.metrics import SampleQuality
 
 IMAGE_SHAPE = (1, 28, 28)
 
@@ -59,9 +65,20 @@ def test_images(context: ProbeContext, rng: np.random.Generator, count: int, sor
     return (context.data.x_test[np.sort(picks) if sort else picks] / 255.0).astype(np.float32)[:, None]
 
 
+def prior_request(check: ModelCheck, context: ProbeContext, samples: int, **config: object) -> ProbeRequest:
+    """``samples`` images decoded from z ~ N(0, I) drawn from the check's seed (see the probe's ``decode_prior``)."""
+    rng = check.rng(context.seed)
+    seed = int(rng.integers(2**31))
+    return check.model_request(check.id, "decode_prior", context, test_images(context, rng, 1), n=samples, seed=seed,
+                               **config)
+
+
 def posterior(output: ProbeOutput, spec: ModelSpec) -> tuple[np.ndarray, np.ndarray] | None:
     """(mu, logvar) float64 from the probe's ``mu``/``scale`` arrays, the scale converted from
     the student's parametrization; None when either is missing."""
+    import torch
+
+    from reference.parametrize import to_logvar
     mu, scale = output.arrays.get("mu"), output.arrays.get("scale")
     if mu is None or scale is None:
         return None
@@ -74,6 +91,9 @@ def images_from(output: ProbeOutput, name: str, count: int, spec: ModelSpec) -> 
     """Validate decoder output ``name`` as ``count`` images: ``count * 784`` values, Bernoulli
     means in [0, 1] once logits (if the rubric says the decoder returns them) go through a
     sigmoid. Returns (images (count, 1, 28, 28), "") or (None, why)."""
+    import torch
+
+    from reference.parametrize import to_probabilities
     array = output.arrays.get(name)
     if array is None:
         return None, f"the probe returned no `{name}`"
@@ -97,7 +117,7 @@ class ModelInterfaceCheck(ModelCheck):
     and decode are callable (not found at all: no credit); the latent size is a positive int; per batch size, mu and the scale
     are (B, latent size) and finite, decode returns (B, *layout) and, once logits (if declared)
     go through a sigmoid, probabilities in [0, 1]. Without a latent variable in the rubric,
-    mu's width stands for it.
+    mu's width stands for it. A model that encodes and decodes no batch at all earns 0.
     """
 
     type: Literal["model_interface"] = "model_interface"
@@ -108,12 +128,19 @@ class ModelInterfaceCheck(ModelCheck):
         return [self.model_request(self.id, "interface", context, images, batch_sizes=self.batch_sizes)]
 
     def evaluate(self, evidence: Evidence) -> Outcome:
+        import torch
+
+        from reference.parametrize import to_probabilities
         output = evidence.output(self.id)
         if output.error:
             return Outcome(0.0, f"the model could not be inspected: {missing_message(output.error, evidence)}")
         spec, a = evidence.context.model, output.arrays
         if "find_error" in a:
             return Outcome(0.0, f"the model could not be found: {a['find_error']}")
+        if not any(f"mu_{size}" in a for size in self.batch_sizes):  # the other tests would be credit for nothing
+            errors = [str(a[f"error_{size}"]) for size in self.batch_sizes if f"error_{size}" in a]
+            return Outcome(0.0, "the model never encoded and decoded a batch"
+                           + (f": {errors[0]}" if errors else " (encode or decode is not callable)"))
         latent_dim = int(a["latent_dim"])
         if spec.latent is None:  # no variable to check: mu's width is the latent size
             latent_dim = next((a[f"mu_{s}"].shape[-1] for s in self.batch_sizes if f"mu_{s}" in a), -1)
@@ -159,6 +186,9 @@ class BceCheck(ModelCheck):
     def scored(self, x: np.ndarray, x_hat: np.ndarray, how: str = "") -> Outcome:
         """The outcome of ``x_hat``, reconstructions of the test images ``x`` (both (N, 1, 28, 28)
         in [0, 1]); ``how`` says how they were made, in the message."""
+        import torch
+
+        from reference.metrics import reconstruction_bce
         bce = reconstruction_bce(torch.from_numpy(x).double(), torch.from_numpy(x_hat).double())
         message = (f"BCE {bce:.1f} nats/image on {len(x)} test images{how} "
                    f"(full credit at <= {self.bce.pass_at:g}, none at >= {self.bce.fail_at:g})")
@@ -191,6 +221,7 @@ class ReconstructionCheck(BceCheck):
 
 
 MetricName = Literal[tuple(SampleQuality.__dataclass_fields__)]
+GATES = ("frechet_distance", "classes_covered")  # samples past either's fail_at earn nothing
 
 
 @register
@@ -199,21 +230,42 @@ class SampleQualityCheck(ModelCheck):
     mu), judged by the rubric's data set's classifier (:data:`reference.classifier.JUDGES`).
 
     Each metric listed earns ``credit`` by its :class:`Band`; the check's fraction is their mean.
+    No credit for nothing: the classifier is confidently wrong about noise, so samples unlike
+    the data set (a Frechet distance at or past its ``fail_at``) or covering too few classes
+    (``classes_covered`` at or below its ``fail_at``) earn 0 on every metric.
     """
 
     type: Literal["sample_quality"] = "sample_quality"
     samples: int = Field(1000, ge=100, le=10000, description='images decoded from the prior')
-    metrics: dict[MetricName, Band] = Field(min_length=1, description="credit by each metric; the check's fraction is their mean")
+    metrics: dict[MetricName, Band] = Field(min_length=1, description="credit by each metric; the check's fraction is "
+                                            "their mean; must include the gates frechet_distance and classes_covered")
+
+    @model_validator(mode="after")
+    def _gated(self) -> "SampleQualityCheck":
+        missing = [name for name in GATES if name not in self.metrics]
+        if missing:
+            raise ValueError(f"metrics must include {missing}: samples unlike the data set earn nothing, and these "
+                             "metrics say when they are")
+        return self
 
     def probes(self, context: ProbeContext) -> list[ProbeRequest]:
-        rng = self.rng(context.seed)
-        seed = int(rng.integers(2**31))
-        return [self.model_request(self.id, "decode_prior", context, test_images(context, rng, 1), n=self.samples, seed=seed)]
+        return [prior_request(self, context, self.samples)]
 
     def measurements(self, details: dict) -> dict[str, float]:
         return dict(details.get("metrics", {}))
 
+    def prepare(self, context: ProbeContext) -> None:
+        from reference.classifier import load_classifier
+        from reference.metrics import test_set_statistics
+
+        load_classifier(context.dataset)
+        test_set_statistics(context.dataset)
+
     def evaluate(self, evidence: Evidence) -> Outcome:
+        import torch
+
+        from reference.classifier import classify
+        from reference.metrics import quality_from_classifier
         output = evidence.output(self.id)
         if output.error:
             return Outcome(0.0, f"could not decode prior samples: {missing_message(output.error, evidence)}")
@@ -228,6 +280,12 @@ class SampleQualityCheck(ModelCheck):
                 for name, credit in credits.items() if credit < 1]
         summary = ", ".join(f"{name} {quality[name]:.3g}" for name in self.metrics)
         message = f"{self.samples} prior samples: {summary}" + (f"; below target: {'; '.join(weak)}" if weak else "")
+        gated = [f"{name} {quality[name]:.3g} (no credit at {self.metrics[name].fail_at:g})"
+                 for name in GATES if credits[name] == 0]
+        if gated:
+            credits = dict.fromkeys(credits, 0.0)
+            message = (f"the samples are not {dataset.replace('_', '-')}-like ({'; '.join(gated)}), so no metric earns "
+                       f"credit (a classifier is confident about noise too): {summary}")
         labels = probs[:64].argmax(dim=1).numpy()
         details = {"metrics": quality, "credits": credits,
                    "bands": {name: band.model_dump() for name, band in self.metrics.items()}}

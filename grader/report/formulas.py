@@ -17,22 +17,26 @@ from __future__ import annotations
 import re
 import warnings
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
-import sympy
-import torch
 
-from reference import kl, sampling
+from reference import function
+
+if TYPE_CHECKING:  # annotations only: imported where used, so a rubric loads without it
+    import sympy
 
 Values = dict[str, float]
 
 
-def _call(fn: Callable, *args: str | float) -> Callable[[Values], float]:
-    """``fn`` of float64 tensors, each argument a parameter's name or a constant."""
+def _call(fn: str, *args: str | float) -> Callable[[Values], float]:
+    """The reference function ``fn`` (``"kl.kl_normal"``) of float64 tensors, each argument a
+    parameter's name or a constant."""
     def value(point: Values) -> float:
+        import torch
+
         tensors = (torch.tensor([[point[a] if isinstance(a, str) else a]], dtype=torch.float64) for a in args)
-        return float(fn(*tensors).item())
+        return float(function(fn)(*tensors).item())
     return value
 
 
@@ -48,23 +52,23 @@ class Closed:
     prior: tuple[str, ...] = ()
 
 
-def _kl_family(fn: Callable, posterior: tuple[str, ...], prior: tuple[str, ...]) -> Closed:
+def _kl_family(fn: str, posterior: tuple[str, ...], prior: tuple[str, ...]) -> Closed:
     return Closed(posterior + prior, _call(fn, *posterior, *prior), _call(fn, *prior, *posterior), posterior, prior)
 
 
-def _kl_standard(fn: Callable, posterior: tuple[str, ...], standard: tuple[float, ...]) -> Closed:
+def _kl_standard(fn: str, posterior: tuple[str, ...], standard: tuple[float, ...]) -> Closed:
     return Closed(posterior, _call(fn, *posterior, *standard), _call(fn, *standard, *posterior), posterior, ())
 
 
 REFERENCES: dict[str, Closed] = {
-    "kl_normal": _kl_family(kl.kl_normal, ("mu", "logvar"), ("prior_mu", "prior_logvar")),
-    "kl_normal_std": _kl_standard(kl.kl_normal, ("mu", "logvar"), (0.0, 0.0)),
-    "kl_laplace": _kl_family(kl.kl_laplace, ("loc", "scale"), ("prior_loc", "prior_scale")),
-    "kl_laplace_std": _kl_standard(kl.kl_laplace, ("loc", "scale"), (0.0, 1.0)),
-    "kl_exponential": _kl_family(kl.kl_exponential, ("rate",), ("prior_rate",)),
-    "kl_exponential_std": _kl_standard(kl.kl_exponential, ("rate",), (1.0,)),
-    "laplace_icdf": Closed(("u", "loc", "scale"), _call(sampling.laplace_icdf, "u", "loc", "scale")),
-    "exponential_icdf": Closed(("u", "rate"), _call(sampling.exponential_icdf, "u", "rate")),
+    "kl_normal": _kl_family("kl.kl_normal", ("mu", "logvar"), ("prior_mu", "prior_logvar")),
+    "kl_normal_std": _kl_standard("kl.kl_normal", ("mu", "logvar"), (0.0, 0.0)),
+    "kl_laplace": _kl_family("kl.kl_laplace", ("loc", "scale"), ("prior_loc", "prior_scale")),
+    "kl_laplace_std": _kl_standard("kl.kl_laplace", ("loc", "scale"), (0.0, 1.0)),
+    "kl_exponential": _kl_family("kl.kl_exponential", ("rate",), ("prior_rate",)),
+    "kl_exponential_std": _kl_standard("kl.kl_exponential", ("rate",), (1.0,)),
+    "laplace_icdf": Closed(("u", "loc", "scale"), _call("sampling.laplace_icdf", "u", "loc", "scale")),
+    "exponential_icdf": Closed(("u", "rate"), _call("sampling.exponential_icdf", "u", "rate")),
 }
 """Reference closed forms by name: KL(q || p) per latent dimension in nats (Gaussian, Laplace,
 Exponential; ``_std`` against the standard prior N(0, 1), Laplace(0, 1), Exponential(1)),
@@ -102,6 +106,7 @@ def symbol_of(latex: str) -> sympy.Symbol:
     Raises:
         ValueError: ``latex`` is not a single symbol.
     """
+    import sympy
     expr = parse(latex)
     if not isinstance(expr, sympy.Symbol):
         raise ValueError(f"{latex!r} is not a single symbol")
@@ -114,6 +119,7 @@ def parse_symbol_map(symbols: dict[str, str], params: tuple[str, ...]) -> dict[s
     Raises:
         ValueError: a key is not one LaTeX symbol, or a value is not an expression in ``params``.
     """
+    import sympy
     names = {p: sympy.Symbol(p) for p in params}
     mapping = {}
     for student, expression in symbols.items():
@@ -154,6 +160,7 @@ def parse(latex: str) -> sympy.Expr:
     Raises:
         ValueError: the LaTeX does not parse.
     """
+    import sympy
     from sympy.parsing.latex import LaTeXParsingError, parse_latex
 
     try:
@@ -235,6 +242,7 @@ def _close(a: float, b: float) -> bool:
 
 
 def _evaluate(expr: sympy.Expr, mapping: dict[sympy.Symbol, sympy.Expr], point: Values) -> float:
+    import sympy
     values = {sympy.Symbol(k): v for k, v in point.items()}
     result = complex(expr.subs({s: m.subs(values) for s, m in mapping.items()}).evalf())
     return result.real if abs(result.imag) < 1e-12 else float("nan")

@@ -48,6 +48,8 @@ class Case:
     score: float
     message: str = ""  # a phrase the result must contain (error, check message or warnings)
     blocked: bool = False  # the notebook's output must show ATTACK-BLOCKED, never ATTACK-SUCCEEDED
+    forged: int | None = None  # the cell (index) that carries the grader's own markers
+    or_failure: str = ""  # timing may instead end the run in this named kernel failure (never an internal error)
 
 
 CASES = [
@@ -98,6 +100,19 @@ CASES = [
     Case("fork_storm", "fork 400 sleeping processes", "RLIMIT_NPROC of the slot's sandbox user",
          (CORRECT_KL, "import os, time\nfor _ in range(400):\n    if os.fork() == 0:\n        time.sleep(60)\n"
           "        os._exit(0)"), 10, message="BlockingIOError"),
+    Case("fork_sleeping_children", "fork 20 children that print, sleep past the cell, then os._exit",
+         "contained (ipykernel pipes the children's output); a corrupt message it may cause is a named kernel failure",
+         (CORRECT_KL, "import os, time\nfor _ in range(20):\n    if os.fork() == 0:\n        print('child', os.getpid())\n"
+          "        time.sleep(6)\n        os._exit(0)"), 10, or_failure="the kernel's channel broke"),
+    Case("garbage_on_channel", "write garbage frames to the kernel's IOPub channel",
+         "a message jupyter_client cannot read is the kernel's failure, named",
+         (CORRECT_KL, "get_ipython().kernel.iopub_socket.send_multipart(\n"
+          "    [b'<IDS|MSG>', b'0' * 64, b'{}', b'{}', b'{}', b'{}'])\nimport time\ntime.sleep(1)"), 0,
+         message="the kernel's channel broke while running cell 2"),
+    Case("forged_injected_marker", "mark a failing cell as the grader's own (metadata and tag)",
+         "the grader's markers are stripped from the student's file before grading",
+         (CORRECT_KL, "raise RuntimeError('a student cell that fails')"), 10,
+         message="cell 2 carried the grader's reserved tag `injected-setup` and `vaegrade` metadata", forged=1),
     Case("print_100mb", "print 100 MB", "output cap (the rest dropped, with a note)",
          (CORRECT_KL, "for _ in range(100):\n    print('x' * 2**20)"), 10, message="more than 1 MB of output"),
     Case("fill_disk", "write 16 MB files until the disk is full", "watchdog: working directory size limit",
@@ -149,6 +164,8 @@ def write_corpus(folder: Path, context: dict[str, object]) -> dict[str, Case]:
     cases = {case.name: case for case in [*CASES, VICTIM]}
     for case in cases.values():
         cells = [nbformat.v4.new_code_cell(_fill(source, context)) for source in case.cells]
+        if case.forged is not None:
+            cells[case.forged].metadata.update({"tags": ["injected-setup"], "vaegrade": {"injected": True}})
         nbformat.write(nbformat.v4.new_notebook(cells=cells, metadata={"kernelspec": {
             "name": "python3", "language": "python", "display_name": "Python 3"}}), folder / f"{case.name}.ipynb")
     return cases

@@ -71,8 +71,11 @@ def test_the_corpus_has_at_least_20_attacks():
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
 def test_attack_is_contained_and_graded_as_earned(corpus, case):
     result = corpus["results"][case.name]
-    assert result.score == case.score, reported(result)
-    assert case.message in reported(result)
+    if case.or_failure and result.status == "error":
+        assert case.or_failure in result.error and "internal grader error" not in result.error, result.error
+    else:
+        assert result.score == case.score, reported(result)
+        assert case.message in reported(result)
     assert result.isolation is not None and result.isolation.mode == "bubblewrap"
     assert result.isolation.network == "none"
     lines = attack_outputs(corpus["out"] / case.name / "executed.ipynb")

@@ -18,8 +18,8 @@ def test_shipped_rubric_loads_and_sums_to_100():
     rubric = load_rubric(RUBRIC)
     assert rubric.max_score == 100
     assert [c.id for c in rubric.checks] == ["kl_divergence", "reparameterize", "vae_loss", "model_interface",
-                                              "reconstruction", "sample_quality", "training_history", "figures",
-                                              "kl_divergence_extremes"]
+                                              "reconstruction", "decoder_uses_z", "training_copies", "active_units",
+                                              "sample_quality", "training_history", "figures", "kl_divergence_extremes"]
     assert len(rubric.sha256) == 64
 
 
@@ -30,6 +30,9 @@ def test_shipped_thresholds_are_the_calibrated_ones(path):
     checks = {c.id: c for c in rubric.checks}
     bands = {"reconstruction.bce": checks["reconstruction"].bce,
              **{f"sample_quality.{name}": band for name, band in checks["sample_quality"].metrics.items()}}
+    if "decoder_uses_z" in checks:
+        bands |= {"decoder_uses_z.variation": checks["decoder_uses_z"].variation,
+                  "active_units.active_fraction": checks["active_units"].active}
     assert set(bands) == set(calibration["metrics"])
     for key, band in bands.items():
         assert (band.pass_at, band.fail_at) == (calibration["metrics"][key]["pass_at"], calibration["metrics"][key]["fail_at"]), key
@@ -55,11 +58,14 @@ def line_of(path: Path, fragment: str) -> int:
     # a missing field: the line where the check starts
     ("    points: 10\n    function: reparameterize", "    function: reparameterize", "- id: reparameterize", "points: Field required"),
     # bad thresholds and values: their own line
-    ("bce: {pass_at: 94.835", "bce: {pass_at: 142.252", "bce: {pass_at: 142.252", "pass_at and fail_at must differ"),
+    ("bce: {pass_at: 94.904", "bce: {pass_at: 142.355", "bce: {pass_at: 142.355", "pass_at and fail_at must differ"),
     ("reference: kl_normal_std", "reference: kl_gaussian", "reference: kl_gaussian", "Input should be"),
     ("    points: 10\n    function: kl_divergence", "    points: -5\n    function: kl_divergence", "points: -5", "greater than 0"),
     ("      confidence: {", "      sharpness: {", "sharpness", "Input should be"),
     ("  - id: figures", "  - id: kl_divergence", "  - id: kl_divergence\n    title: Figures", "used twice"),
+    # a requirement that names no check of the rubric: the line of its `requires:`
+    ("requires: [decoder_uses_z, training_copies]", "requires: [decoder_uses_z, training_copy]",
+     "requires: [decoder_uses_z, training_copy]", "'training_copy', which is not another check"),
 ])
 def test_errors_name_file_and_line(tmp_path, old, new, marker, message):
     path = mutated(tmp_path, old, new)
@@ -69,6 +75,13 @@ def test_errors_name_file_and_line(tmp_path, old, new, marker, message):
     assert str(caught.value).startswith(f"{path}:{caught.value.line}: ")
     text = path.read_text()
     assert caught.value.line == text[: text.index(marker)].count("\n") + 1
+
+
+def test_sample_quality_must_be_gated_on_the_frechet_distance_and_coverage(tmp_path):
+    path = mutated(tmp_path, "      frechet_distance: {pass_at: 46.435, fail_at: 69.652}\n", "")
+    with pytest.raises(RubricError, match=r"metrics must include \['frechet_distance'\]") as caught:
+        load_rubric(path)
+    assert line_of(path, "- id: sample_quality") <= caught.value.line < line_of(path, "- id: training_history")
 
 
 def test_cross_field_errors_point_into_their_check(tmp_path):

@@ -84,6 +84,14 @@ def test_colab_and_gpu_notebook_is_shimmed_and_says_so(graded):
     assert "How your notebook was run" in html
 
 
+def test_a_dataloader_forking_worker_processes_grades_at_full_marks_in_the_sandbox(graded):
+    _, out = graded
+    assert "num_workers=2" in (SHAPES / "torchvision_fashion_colab" / "torchvision_fashion_colab.ipynb").read_text()
+    result = api.load_result(out / "torchvision_fashion_colab" / "torchvision_fashion_colab")
+    assert result.isolation.mode == "bubblewrap" and result.execution.status == "completed"
+    assert result.score == result.max_score
+
+
 def test_a_package_the_environment_lacks_is_the_environments_gap_not_a_zero(tmp_path):
     import nbformat
 

@@ -105,8 +105,10 @@ def test_shipped_test_set_statistics_are_the_judges_own(dataset, tmp_path, monke
 
     mu, sigma = metrics.computed_test_set_statistics(dataset)
     with np.load(metrics.statistics_path(dataset)) as shipped:
-        np.testing.assert_allclose(shipped["mu"], mu, rtol=1e-6, atol=1e-8)
-        np.testing.assert_allclose(shipped["sigma"], sigma, rtol=1e-6, atol=1e-8)
+        # float32 features differ in their last bits across CPUs (SIMD paths): 1e-6 of the covariance's
+        # scale (its diagonal is about 0.9), which moves a Frechet distance by less than 1e-4
+        np.testing.assert_allclose(shipped["mu"], mu, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(shipped["sigma"], sigma, rtol=1e-5, atol=1e-6)
         stale = dict(shipped) | {"classifier_sha256": np.array("0" * 64), "mu": shipped["mu"] + 1}
     monkeypatch.setattr(metrics, "ASSETS", tmp_path)
     np.savez(tmp_path / f"{dataset}_test_statistics.npz", **stale)

@@ -1,0 +1,148 @@
+"""Grading overhead over bare notebook execution, beside an nbgrader-style autograder, in one run.
+
+The notebook is the flagship reference solution at 2 epochs on 10,000 images (its `parameters`
+cell set to those values, and every rubric's parameters too, so that every variant runs the
+same work). Every variant runs in a fresh process, as a user runs it, one submission at a time
+and then a batch of 4 at 2 at a time:
+
+- floor: bare nbclient execution (``python -c`` with nbformat + nbclient, no grading);
+- nbgrader-style: the same, plus one appended cell asserting ``kl_divergence`` against the
+  closed form, graded by whether that cell raised (what ``nbgrader autograde`` does per test cell);
+- vaegrade, KL only: ``vaegrade grade`` with a rubric of the one ``kl_divergence`` check;
+- vaegrade, full rubric: ``vaegrade grade`` with ``rubrics/vae_mnist.yaml`` (every check,
+  feedback page, gradebook).
+
+Each variant runs ``--repeats`` times (default 3), alternating; the table gives medians, the
+overhead over the floor and the overhead's ratio to nbgrader-style's. Sandbox: vaegrade's default
+(bubblewrap when available); ``--isolation none`` compares without it.
+
+    python benchmarks/bench_overhead.py [--repeats 3] [--isolation none]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from grader.datasets import served_files  # noqa: E402
+
+PARAMETERS = {"epochs": 2, "n_train": 10000, "batch_size": 128, "seed": 0}
+BATCH, JOBS = 4, 2
+KL_ASSERT = """
+import torch
+_mu, _logvar = torch.randn(16, 5, dtype=torch.float64), torch.rand(16, 5, dtype=torch.float64) * 5 - 3
+assert torch.allclose(kl_divergence(_mu, _logvar), 0.5 * (_mu ** 2 + _logvar.exp() - 1 - _logvar).sum(dim=1))
+"""
+RUN_ONE = """
+import sys, nbformat, nbclient
+path, work = sys.argv[1], sys.argv[2]
+nb = nbformat.read(path, as_version=4)
+try:
+    nbclient.NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": work}}).execute()
+    print("passed")
+except nbclient.exceptions.CellExecutionError:
+    print("failed")
+"""
+
+
+def notebook(extra_cell: str | None) -> nbformat.NotebookNode:
+    nb = nbformat.read(ROOT / "submissions/vae_mnist/samples/reference_solution.ipynb", as_version=4)
+    cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    cell.source = "\n".join(f"{name} = {value!r}" for name, value in PARAMETERS.items())
+    if extra_cell:
+        nb.cells.append(nbformat.v4.new_code_cell(extra_cell))
+    return nb
+
+
+def bare(paths: list[Path], work: Path) -> float:
+    """Seconds to execute ``paths`` with bare nbclient, JOBS processes at a time, each in its own folder."""
+    started = time.monotonic()
+    running: list[subprocess.Popen] = []
+    for index, path in enumerate(paths):
+        folder = work / f"bare{index}"
+        folder.mkdir(exist_ok=True)
+        shutil.copy(served_files(None)["mnist"], folder / "mnist.npz")
+        if len(running) == JOBS:
+            running.pop(0).wait()
+        running.append(subprocess.Popen([sys.executable, "-c", RUN_ONE, str(path), str(folder)], stdout=subprocess.DEVNULL))
+    for process in running:
+        process.wait()
+    return time.monotonic() - started
+
+
+def vaegrade(folder: Path, rubric: Path, out: Path, isolation: str) -> float:
+    shutil.rmtree(out, ignore_errors=True)
+    started = time.monotonic()
+    subprocess.run([str(Path(sys.executable).with_name("vaegrade")), "grade", str(folder), "--rubric", str(rubric),
+                    "--out", str(out), "--jobs", str(JOBS), "--isolation", isolation],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.monotonic() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--isolation", choices=["bubblewrap", "none"], default="bubblewrap")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="vaegrade-bench-") as scratch:
+        work = Path(scratch)
+        plain, asserted = work / "plain.ipynb", work / "asserted.ipynb"
+        nbformat.write(notebook(None), plain)
+        nbformat.write(notebook(KL_ASSERT), asserted)
+        single, batch = work / "single", work / "batch"
+        single.mkdir()
+        batch.mkdir()
+        shutil.copy(plain, single / "student.ipynb")
+        for index in range(BATCH):
+            shutil.copy(plain, batch / f"student{index}.ipynb")
+        full = yaml.safe_load((ROOT / "rubrics/vae_mnist.yaml").read_text())
+        full["parameters"] = PARAMETERS
+        full.pop("handout", None)
+        full_rubric, kl_rubric = work / "full.yaml", work / "kl.yaml"
+        full_rubric.write_text(yaml.safe_dump(full))
+        kl_rubric.write_text(yaml.safe_dump({**full, "checks": [full["checks"][0]]}))
+        variants = {
+            "floor (bare nbclient)": (lambda: bare([plain], work), lambda: bare([plain] * BATCH, work)),
+            "nbgrader-style (1 assert)": (lambda: bare([asserted], work), lambda: bare([asserted] * BATCH, work)),
+            "vaegrade, KL check only": (lambda: vaegrade(single, kl_rubric, work / "out", args.isolation),
+                                        lambda: vaegrade(batch, kl_rubric, work / "out", args.isolation)),
+            "vaegrade, full rubric": (lambda: vaegrade(single, full_rubric, work / "out", args.isolation),
+                                      lambda: vaegrade(batch, full_rubric, work / "out", args.isolation)),
+        }
+        times: dict[str, dict[str, list[float]]] = {name: {"single": [], "batch": []} for name in variants}
+        for repeat in range(args.repeats):
+            for name, (one, many) in variants.items():
+                times[name]["single"].append(one())
+                times[name]["batch"].append(many() / BATCH)
+            print(f"repeat {repeat + 1}/{args.repeats} done", file=sys.stderr, flush=True)
+    medians = {name: {mode: statistics.median(values) for mode, values in modes.items()} for name, modes in times.items()}
+    floor, nbgrader = medians["floor (bare nbclient)"], medians["nbgrader-style (1 assert)"]
+    print(f"isolation: {args.isolation}; {args.repeats} repeats; batch = {BATCH} submissions at {JOBS} at a time "
+          f"(times per submission)")
+    print(f"{'variant':28} {'single':>8} {'overhead':>9} {'vs nbgrader':>11}   {'batch':>8} {'overhead':>9} {'vs nbgrader':>11}")
+    for name, value in medians.items():
+        row = [f"{name:28}"]
+        for mode in ("single", "batch"):
+            overhead = value[mode] - floor[mode]
+            base = nbgrader[mode] - floor[mode]
+            ratio = f"{overhead / base:.1f}x" if base > 0.05 and name.startswith("vaegrade") else "-"
+            row.append(f"{value[mode]:7.2f}s {overhead:+8.2f}s {ratio:>11}")
+        print("   ".join(row))
+    print(json.dumps({"medians_s": medians, "runs_s": times}), file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
