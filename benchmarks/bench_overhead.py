@@ -5,7 +5,8 @@ cell set to those values, and every rubric's parameters too, so that every varia
 same work). Every variant runs in a fresh process, as a user runs it, one submission at a time
 and then a batch of 4 at 2 at a time:
 
-- floor: bare nbclient execution (``python -c`` with nbformat + nbclient, no grading);
+- floor: bare nbclient execution (``python -c`` with nbformat + nbclient, no grading), its kernel on
+  one thread as vaegrade's are (``threads: 1``);
 - nbgrader-style: the same, plus one appended cell asserting ``kl_divergence`` against the
   closed form, graded by whether that cell raised (what ``nbgrader autograde`` does per test cell);
 - vaegrade, KL only: ``vaegrade grade`` with a rubric of the one ``kl_divergence`` check;
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -40,6 +42,7 @@ sys.path.insert(0, str(ROOT))
 from grader.datasets import served_files  # noqa: E402
 
 PARAMETERS = {"epochs": 2, "n_train": 10000, "batch_size": 128, "seed": 0}
+ONE_THREAD = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}  # as vaegrade's kernels (threads: 1)
 BATCH, JOBS = 4, 2
 KL_ASSERT = """
 import torch
@@ -77,7 +80,8 @@ def bare(paths: list[Path], work: Path) -> float:
         shutil.copy(served_files(None)["mnist"], folder / "mnist.npz")
         if len(running) == JOBS:
             running.pop(0).wait()
-        running.append(subprocess.Popen([sys.executable, "-c", RUN_ONE, str(path), str(folder)], stdout=subprocess.DEVNULL))
+        running.append(subprocess.Popen([sys.executable, "-c", RUN_ONE, str(path), str(folder)], env=ONE_THREAD,
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
     for process in running:
         process.wait()
     return time.monotonic() - started

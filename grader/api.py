@@ -16,7 +16,6 @@ import hashlib
 import io
 import json
 import platform
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +32,7 @@ from grader.checks.base import Evidence
 from grader.datasets import served_files
 from grader.environments import KernelEnvironment, ensure_environment
 from grader.errors import ArtifactError, SubmissionError
-from grader.evaluation import evaluate_checks, probe_context, unique_requests, warm_up
+from grader.evaluation import Preparation, evaluate_checks
 from grader.executor import run_notebook
 from grader.gradebook import Gradebook, Key, Row, write_csv
 from grader.overrides import Overrides, apply_overrides
@@ -79,10 +78,7 @@ def grade_submission(submission: Submission, rubric: Rubric, out: Path, isolatio
         return Row(written_result(submission.name, rubric, *_report_checks(submission, rubric, notebook, None)), npz({}))
 
     kernel = ensure_environment(rubric.environment.packages)
-    context = probe_context(rubric)
-    warming = threading.Thread(target=warm_up, args=(rubric.checks, context), name="vaegrade-warm-up", daemon=True)
-    warming.start()  # torch, scipy, the judge: loaded while the notebook runs
-    requests = unique_requests(rubric.checks, context)
+    preparation = Preparation(rubric)  # the probe requests, torch, scipy, the judge: made while the notebook runs
     cleared, forged = transforms.strip_reserved(transforms.clear_outputs(notebook))
     prepared = prepare(cleared, rubric)
 
@@ -106,7 +102,7 @@ def grade_submission(submission: Submission, rubric: Rubric, out: Path, isolatio
 
         def make_probe_cell() -> nbformat.NotebookNode:
             probe_dirs.append(workspace.probe_dir())
-            artifacts.write_requests(probe_dirs[0], list(requests.values()), rubric.seed, rubric.framework)
+            artifacts.write_requests(probe_dirs[0], list(preparation.requests()[1].values()), rubric.seed, rubric.framework)
             workspace.hand_over_probe(probe_dirs[0])
             return transforms.probe_cell(str(probe_dirs[0]), selfcheck)
 
@@ -119,6 +115,7 @@ def grade_submission(submission: Submission, rubric: Rubric, out: Path, isolatio
         if not prepared.tagged and rubric.parameters and not prepared.rewrites:
             report.warnings.append("no cell is tagged `parameters` and none of the parameters' names were found: "
                                    "the grading parameters were set before your cells")
+        context, requests = preparation.requests()
         outputs = artifacts.read_outputs(probe_dirs[0], list(requests.values())) if "probe" in report.phases else {}
         selfchecked = _selfcheck_record(probe_dirs[0]) if selfcheck and probe_dirs else None
     finally:
@@ -129,7 +126,7 @@ def grade_submission(submission: Submission, rubric: Rubric, out: Path, isolatio
         report.message = (f"the grading environment lacks the package `{missing_package}` that the notebook imports: "
                           f"add it to the rubric's `environment: packages:` list and grade again (not the student's fault)")
 
-    warming.join()
+    preparation.join()
     started = time.monotonic()
     evidence = Evidence(requests=requests, outputs=outputs, notebook=execution.notebook, context=context,
                         stopped_at=report.cell_errors[0].describe() if report.cell_errors else None)

@@ -7,6 +7,7 @@ check gives the same verdict on the same objects whichever way its probes were a
 
 from __future__ import annotations
 
+import threading
 from functools import lru_cache
 
 import numpy as np
@@ -30,22 +31,47 @@ def probe_context(rubric: Rubric) -> ProbeContext:
                         dataset=rubric.dataset, framework=rubric.framework, model=rubric.model)
 
 
-def warm_up(checks: list[CheckSpec], context: ProbeContext) -> None:
-    """Import torch and scipy and load what ``checks`` will need to evaluate (:meth:`CheckSpec.prepare`).
+class Preparation(threading.Thread):
+    """What grading needs from the rubric besides the kernel, made in a thread while the notebook
+    runs: the probe context and requests (:meth:`requests`, ready long before the probe cell),
+    then torch, scipy and what each check's :meth:`CheckSpec.prepare` loads (a judge, reference
+    statistics). Their cost, seconds in a fresh process, is then off the critical path.
 
-    Grading runs it in a thread while the student's notebook runs in the kernel, so its cost
-    (seconds in a fresh process) is off the critical path. A failure here is left to
-    :func:`evaluate_checks`, which reports it as the check's error.
+    A failure of the warm-up is left to :func:`evaluate_checks`, which meets it again and reports
+    it as that check's error; a failure to make the requests is raised by :meth:`requests`.
     """
-    try:
-        import scipy.linalg  # noqa: F401  (imported for the checks, ahead of time)
-        import scipy.stats  # noqa: F401
-        import torch  # noqa: F401
 
-        for check in checks:
-            check.prepare(context)
-    except Exception:  # noqa: BLE001  (evaluate_checks meets the same problem and reports it)
-        pass
+    def __init__(self, rubric: Rubric) -> None:
+        super().__init__(name="vaegrade-preparation", daemon=True)
+        self.rubric = rubric
+        self.made = threading.Event()
+        self.error: BaseException | None = None
+        self.start()
+
+    def run(self) -> None:
+        try:
+            self.context = probe_context(self.rubric)
+            self.probe_requests = unique_requests(self.rubric.checks, self.context)
+        except BaseException as exc:  # noqa: BLE001  (raised again by requests(), in the grading thread)
+            self.error = exc
+            return
+        finally:
+            self.made.set()
+        try:
+            import scipy.linalg  # noqa: F401  (imported for the checks, ahead of time)
+            import scipy.stats  # noqa: F401
+
+            for check in self.rubric.checks:
+                check.prepare(self.context)
+        except Exception:  # noqa: BLE001  (evaluate_checks meets the same problem and reports it)
+            pass
+
+    def requests(self) -> tuple[ProbeContext, dict[str, ProbeRequest]]:
+        """The probe context and the requests, by key, once made."""
+        self.made.wait()
+        if self.error is not None:
+            raise self.error
+        return self.context, self.probe_requests
 
 
 def unique_requests(checks: list[CheckSpec], context: ProbeContext) -> dict[str, ProbeRequest]:

@@ -3,7 +3,11 @@ reference models, the pretrained MNIST classifier and sample-quality metrics."""
 
 from __future__ import annotations
 
+import ast
 import importlib
+import importlib.util
+from functools import lru_cache
+from pathlib import Path
 from typing import Callable
 
 
@@ -16,3 +20,20 @@ def function(path: str) -> Callable:
     """
     module, name = path.rsplit(".", 1)
     return getattr(importlib.import_module(f"reference.{module}"), name)
+
+
+@lru_cache(maxsize=None)
+def parameters(path: str) -> tuple[str, ...]:
+    """The parameter names of the reference function at ``path``, read from its source with
+    ``ast`` (not imported: validating a rubric does not import torch).
+
+    Raises:
+        LookupError: no function of that name at the top level of the module.
+    """
+    module, name = path.rsplit(".", 1)
+    source = Path(importlib.util.find_spec(f"reference.{module}").origin).read_text(encoding="utf-8")
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.FunctionDef) and node.name == name:
+            arguments = node.args
+            return tuple(a.arg for a in [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs])
+    raise LookupError(f"reference.{module} defines no function {name}")

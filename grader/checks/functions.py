@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Literal
 
@@ -11,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from grader.checks.base import CheckSpec, Evidence, Outcome, ProbeContext, ProbeRequest, missing_message, register
 from grader.interface import ArgSpec, Locator, Selector, describe_locator, flatten_call, locator_config
-from reference import function
+from reference import function, parameters
 
 if TYPE_CHECKING:  # annotations only: imported where used, so a rubric loads without it
     import torch
@@ -215,10 +214,10 @@ class FunctionCheck(StudentCall):
             if needed - set(case):
                 raise ValueError(f"case {index} lacks {sorted(needed - set(case))}")
         self.check_call(self.args)
-        parameters = inspect.signature(function(REFERENCE_FUNCTIONS[self.reference])).parameters
-        unknown = [name for name in [*self.kwargs, *self.reference_options] if name not in parameters]
+        takes = parameters(REFERENCE_FUNCTIONS[self.reference])
+        unknown = [name for name in [*self.kwargs, *self.reference_options] if name not in takes]
         if unknown:
-            raise ValueError(f"{self.reference} takes no argument {unknown} (it takes {list(parameters)})")
+            raise ValueError(f"{self.reference} takes no argument {unknown} (it takes {list(takes)})")
         if self.batch != "none" and self.reference not in PER_EXAMPLE:
             raise ValueError(f"batch: {self.batch} reduces a per-example reference ({sorted(PER_EXAMPLE)}); "
                              f"{self.reference} already returns one value per batch")
@@ -227,7 +226,7 @@ class FunctionCheck(StudentCall):
     @property
     def default_beta(self) -> bool:
         """True when the reference weighs a KL term by ``beta`` and the check passes none."""
-        return ("beta" in inspect.signature(function(REFERENCE_FUNCTIONS[self.reference])).parameters
+        return ("beta" in parameters(REFERENCE_FUNCTIONS[self.reference])
                 and "beta" not in self.kwargs and "beta" not in self.args)
 
     def probes(self, context: ProbeContext) -> list[ProbeRequest]:

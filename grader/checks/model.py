@@ -255,11 +255,13 @@ class SampleQualityCheck(ModelCheck):
         return dict(details.get("metrics", {}))
 
     def prepare(self, context: ProbeContext) -> None:
-        from reference.classifier import load_classifier
+        import torch
+
+        from reference.classifier import classify
         from reference.metrics import test_set_statistics
 
-        load_classifier(context.dataset)
         test_set_statistics(context.dataset)
+        classify(torch.zeros(self.samples, *IMAGE_SHAPE), dataset=context.dataset)  # loads the judge, primes its kernels
 
     def evaluate(self, evidence: Evidence) -> Outcome:
         import torch

@@ -113,3 +113,20 @@ def test_cli_reports_rubric_errors_before_running_any_notebook(tmp_path, capsys)
     err = capsys.readouterr().err
     assert re.search(rf"{re.escape(str(path))}:{line_of(path, 'reparametrisation')}: .*reparametrisation", err)
     assert not out.exists()
+
+
+def test_a_rubric_loads_without_importing_torch_and_reads_the_references_signatures():
+    """Loading a rubric stays cheap (torch is imported while the notebook runs, not before it starts)."""
+    import inspect
+    import subprocess
+    import sys
+
+    from grader.checks.functions import REFERENCE_FUNCTIONS
+    from reference import function, parameters
+
+    code = ("import sys; from grader.rubric import load_rubric; load_rubric(sys.argv[1]); "
+            "print(sorted(m for m in ('torch', 'scipy.stats', 'sympy', 'matplotlib') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code, str(RUBRIC)], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.strip() == "[]"
+    for name, path in REFERENCE_FUNCTIONS.items():
+        assert parameters(path) == tuple(inspect.signature(function(path)).parameters), name
