@@ -78,9 +78,9 @@ def grade_submission(submission: Submission, rubric: Rubric, out: Path, isolatio
         return Row(written_result(submission.name, rubric, *_report_checks(submission, rubric, notebook, None)), npz({}))
 
     kernel = ensure_environment(rubric.environment.packages)
-    preparation = Preparation(rubric)  # the probe requests, torch, scipy, the judge: made while the notebook runs
     cleared, forged = transforms.strip_reserved(transforms.clear_outputs(notebook))
-    prepared = prepare(cleared, rubric)
+    prepared = prepare(cleared, rubric)  # before the thread below: ast.parse is not thread-safe (CPython gh-106905)
+    preparation = Preparation(rubric)  # the probe requests, torch, scipy, the judge: made while the notebook runs
 
     jail = Jail(isolation, rubric.execution, slot, kernel)
     if selfcheck:

@@ -39,6 +39,10 @@ class Preparation(threading.Thread):
 
     A failure of the warm-up is left to :func:`evaluate_checks`, which meets it again and reports
     it as that check's error; a failure to make the requests is raised by :meth:`requests`.
+    Making the requests parses locators with ``ast``, and Python 3.11's ``ast.parse`` is not
+    thread-safe (CPython gh-106905: "AST constructor recursion depth mismatch"), so the grading
+    thread must do its own ``ast`` work (the notebook's parameters) before starting this one,
+    and none until :meth:`requests` returns.
     """
 
     def __init__(self, rubric: Rubric) -> None:

@@ -104,9 +104,10 @@ def hidden_needles(rubric: Rubric) -> list[str]:
 
 
 def find_leaks(needles: list[str], text: str) -> list[str]:
-    """The needles found in ``text`` as whole tokens (``4.5`` is not found in ``14.5`` or ``4.55``)."""
+    """The needles found in ``text`` as whole tokens (``4.5`` is not found in ``14.5``, ``4.55`` or
+    the exponent of ``2.4e+4.5``; ``20`` is not found in ``2.36e+20``)."""
     return [needle for needle in needles
-            if re.search(rf"(?<![\w.]){re.escape(needle)}(?![\w]|\.\d)", text)]
+            if re.search(rf"(?<![\w.])(?<![eE][+-]){re.escape(needle)}(?![\w]|\.\d)", text)]
 
 
 def _leaves(value: Any) -> list[str]:

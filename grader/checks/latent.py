@@ -15,7 +15,7 @@ import numpy as np
 from pydantic import Field
 
 from grader.checks.base import Evidence, Outcome, ProbeContext, ProbeRequest, missing_message, register
-from grader.checks.model import Band, ModelCheck, images_from, posterior, prior_request, test_images
+from grader.checks.model import Band, ModelCheck, images_from, posterior, prior_request, prior_samples, test_images
 from reference.data import load_dataset
 
 if TYPE_CHECKING:  # annotations only: imported where used, so a rubric loads without it
@@ -138,10 +138,7 @@ class TrainingCopiesCheck(ModelCheck):
 
     def evaluate(self, evidence: Evidence) -> Outcome:
         import scipy.stats
-        output = evidence.output(self.id)
-        if output.error:
-            return Outcome(0.0, f"could not decode prior samples: {missing_message(output.error, evidence)}")
-        samples, problem = images_from(output, "samples", self.samples, evidence.context.model)
+        samples, problem = prior_samples(self, evidence, self.samples)
         if samples is None:
             return Outcome(0.0, problem)
         dataset = evidence.context.dataset

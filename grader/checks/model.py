@@ -73,6 +73,15 @@ def prior_request(check: ModelCheck, context: ProbeContext, samples: int, **conf
                                **config)
 
 
+def prior_samples(check: ModelCheck, evidence: Evidence, count: int) -> tuple[np.ndarray | None, str]:
+    """The ``count`` images a :func:`prior_request` decoded, validated by :func:`images_from`;
+    (None, why) when the probe failed or they are not images."""
+    output = evidence.output(check.id)
+    if output.error:
+        return None, f"could not decode prior samples: {missing_message(output.error, evidence)}"
+    return images_from(output, "samples", count, evidence.context.model)
+
+
 def posterior(output: ProbeOutput, spec: ModelSpec) -> tuple[np.ndarray, np.ndarray] | None:
     """(mu, logvar) float64 from the probe's ``mu``/``scale`` arrays, the scale converted from
     the student's parametrization; None when either is missing."""
@@ -268,10 +277,7 @@ class SampleQualityCheck(ModelCheck):
 
         from reference.classifier import classify
         from reference.metrics import quality_from_classifier
-        output = evidence.output(self.id)
-        if output.error:
-            return Outcome(0.0, f"could not decode prior samples: {missing_message(output.error, evidence)}")
-        samples, problem = images_from(output, "samples", self.samples, evidence.context.model)
+        samples, problem = prior_samples(self, evidence, self.samples)
         if samples is None:
             return Outcome(0.0, problem)
         dataset = evidence.context.dataset

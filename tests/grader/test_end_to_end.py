@@ -61,7 +61,7 @@ def test_selfcheck_in_the_grading_kernel_agrees_with_grading(graded):
     for name in GOLDEN:
         got = result(out, name)
         verdicts = {c.id: c.status for c in got.selfcheck.checks if c.status != "skipped"}
-        assert len(verdicts) == 7 and verdicts == {c.id: c.status for c in got.checks if c.id in verdicts}, name
+        assert len(verdicts) == 10 and verdicts == {c.id: c.status for c in got.checks if c.id in verdicts}, name
 
 
 def test_validate_fails_when_a_golden_outcome_changes(validated, tmp_path, capsys):
@@ -187,7 +187,7 @@ def test_unreadable_notebook_does_not_stop_the_batch(tmp_path, capsys):
     assert code == 1
     lines = capsys.readouterr().out.splitlines()
     assert any(line.startswith("broken: 0/100 error (") and "is not valid JSON (Expecting property name" in line for line in lines)
-    assert any(line.startswith("handout: 6/100 graded") for line in lines)
+    assert any(line.startswith("handout: 0/100 graded") for line in lines)
     assert "is not valid JSON" in (tmp_path / "out" / "broken" / "feedback.html").read_text()
 
 

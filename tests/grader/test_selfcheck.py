@@ -99,6 +99,11 @@ def test_the_bundle_holds_nothing_hidden(rubric, tmp_path):
     assert set(find_leaks(needles, RUBRIC.read_text())) == set(needles)
 
 
+def test_a_number_in_an_exponent_is_not_a_leak():
+    assert find_leaks(["20", "4.5"], "a KL of 2.36e+20 per dim, 1.2E-20, 14.5 and 4.55") == []
+    assert find_leaks(["20", "4.5"], "cases: [{B: 64, D: 20}], high: 4.5") == ["20", "4.5"]
+
+
 def test_a_public_rubric_seed_does_not_reveal_the_grading_seed(rubric):
     data = public_data(rubric)
     assert data["seed"] != rubric.seed and "report" not in data

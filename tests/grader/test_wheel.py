@@ -101,7 +101,7 @@ def test_selfcheck_in_the_students_kernel_agrees_with_grading(validated, name):
     assert result.selfcheck is not None and result.selfcheck.error is None
     graded = {check.id: check.status for check in result.checks}
     verdicts = {check.id: check.status for check in result.selfcheck.checks if check.status != "skipped"}
-    assert len(verdicts) == 7 and "kl_divergence_extremes" not in verdicts  # every public check but figures
+    assert len(verdicts) == 10 and "kl_divergence_extremes" not in verdicts  # every public check but figures
     assert verdicts == {check_id: graded[check_id] for check_id in verdicts}
     if name != "reference_solution":
         assert any(status != "passed" for status in verdicts.values())  # the flaw is seen by self-check too
