@@ -79,7 +79,8 @@ def grade_submission(submission: Submission, rubric: Rubric, out: Path, isolatio
 
     kernel = ensure_environment(rubric.environment.packages)
     cleared, forged = transforms.strip_reserved(transforms.clear_outputs(notebook))
-    prepared = prepare(cleared, rubric)  # before the thread below: ast.parse is not thread-safe (CPython gh-106905)
+    prepared = prepare(cleared, rubric)  # these two before the thread below: ast.parse is not thread-safe
+    public = public_yaml(rubric) if selfcheck else ""  # (CPython gh-106905), and both parse with it
     preparation = Preparation(rubric)  # the probe requests, torch, scipy, the judge: made while the notebook runs
 
     jail = Jail(isolation, rubric.execution, slot, kernel)
@@ -93,7 +94,7 @@ def grade_submission(submission: Submission, rubric: Rubric, out: Path, isolatio
         for path in rubric.file_paths() + _student_modules(submission, rubric):
             workspace.provision(path, path.name)
         if selfcheck:
-            (workspace.root / "public.yaml").write_text(public_yaml(rubric), encoding="utf-8")
+            (workspace.root / "public.yaml").write_text(public, encoding="utf-8")
             workspace.provision(workspace.root / "public.yaml", f"{rubric.name}{PUBLIC_SUFFIX}")
         setup = transforms.inject_setup_cell(prepared.notebook, {
             **prepared.shims, "seed": rubric.seed, "threads": rubric.execution.threads, "framework": rubric.framework,
