@@ -16,7 +16,6 @@ from pydantic import Field
 
 from grader.checks.base import Evidence, Outcome, ProbeContext, ProbeRequest, missing_message, register
 from grader.checks.model import Band, ModelCheck, images_from, posterior, prior_request, prior_samples, test_images
-from reference.data import load_dataset
 
 if TYPE_CHECKING:  # annotations only: imported where used, so a rubric loads without it
     import torch
@@ -84,7 +83,10 @@ class DecoderUsesZCheck(ModelCheck):
 def training_set(dataset: str) -> torch.Tensor:
     """The data set's training images, (60000, 784) float32 in [0, 1]."""
     import torch
-    x = load_dataset(dataset).x_train
+
+    from grader.evaluation import dataset as loaded  # the process's one sha256-checked copy (evaluation imports the checks)
+
+    x = loaded(dataset).x_train
     return torch.from_numpy((x / 255.0).astype(np.float32).reshape(len(x), -1))
 
 
@@ -106,7 +108,9 @@ def nearest_training(images: np.ndarray, dataset: str) -> tuple[np.ndarray, np.n
 @lru_cache(maxsize=8)
 def test_distances(dataset: str, count: int, seed: int) -> np.ndarray:
     """Nearest-training-image distances of ``count`` test images (the held-out reference)."""
-    data = load_dataset(dataset)
+    from grader.evaluation import dataset as loaded  # the process's one sha256-checked copy (evaluation imports the checks)
+
+    data = loaded(dataset)
     picks = np.random.default_rng(seed).choice(len(data.x_test), count, replace=False)
     return nearest_training((data.x_test[np.sort(picks)] / 255.0).astype(np.float32), dataset)[0]
 
