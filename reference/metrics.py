@@ -84,19 +84,35 @@ def statistics_path(dataset: str) -> Path:
     return ASSETS / f"{dataset}_test_statistics.npz"
 
 
+def nearest_path(dataset: str) -> Path:
+    """Where the test images' nearest-training distances are shipped (``reference/assets/<dataset>_test_nearest.npz``)."""
+    return ASSETS / f"{dataset}_test_nearest.npz"
+
+
+def _provenance(dataset: str, judged: bool) -> dict[str, str]:
+    """The sha256 a shipped array depends on: the data set's, and its judge's when ``judged``."""
+    from reference.classifier import JUDGES
+    return {"data_sha256": DATASETS[dataset].sha256, **({"classifier_sha256": JUDGES[dataset].sha256} if judged else {})}
+
+
+def _shipped(path: Path, provenance: dict[str, str]) -> dict[str, np.ndarray] | None:
+    """The arrays of a shipped ``.npz`` when it records exactly ``provenance``, else None (missing or stale)."""
+    if not path.is_file():
+        return None
+    with np.load(path, allow_pickle=False) as stored:
+        if any(key not in stored.files or str(stored[key]) != value for key, value in provenance.items()):
+            return None
+        return {name: stored[name] for name in stored.files if name not in provenance}
+
+
 @lru_cache(maxsize=None)
 def test_set_statistics(dataset: str = "mnist") -> tuple[np.ndarray, np.ndarray]:
     """Feature mean (128,) and covariance (128, 128), float64, of the 10,000 test images of
     ``dataset`` by its judge: read from the shipped file when it was computed from the current
     judge and data (their sha256 are recorded in it), else computed (about 12 s on 2 CPU cores).
     Written by ``python -m reference.metrics --write-statistics``."""
-    from reference.classifier import JUDGES
-    path = statistics_path(dataset)
-    if path.is_file():
-        with np.load(path, allow_pickle=False) as stored:
-            if str(stored["classifier_sha256"]) == JUDGES[dataset].sha256 and str(stored["data_sha256"]) == DATASETS[dataset].sha256:
-                return stored["mu"], stored["sigma"]
-    return computed_test_set_statistics(dataset)
+    stored = _shipped(statistics_path(dataset), _provenance(dataset, judged=True))
+    return (stored["mu"], stored["sigma"]) if stored else computed_test_set_statistics(dataset)
 
 
 def computed_test_set_statistics(dataset: str) -> tuple[np.ndarray, np.ndarray]:
@@ -106,14 +122,54 @@ def computed_test_set_statistics(dataset: str) -> tuple[np.ndarray, np.ndarray]:
     return feature_statistics(features)
 
 
+def nearest_training(images: np.ndarray, train: Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """For each image (N, ...) in [0, 1]: the pixel L2 distance (float64) to its nearest training
+    image in ``train`` (M, 784) float32 in [0, 1], and that image's index (int64). Exact search, in
+    chunks of 100 images."""
+    import torch
+    norms = (train ** 2).sum(dim=1)
+    distances, indices = [], []
+    for chunk in torch.from_numpy(images.reshape(len(images), -1).astype(np.float32)).split(100):
+        squared = (chunk ** 2).sum(dim=1, keepdim=True) + norms - 2 * chunk @ train.T
+        best = squared.min(dim=1)
+        distances.append(best.values.clamp_min(0).sqrt())
+        indices.append(best.indices)
+    return torch.cat(distances).double().numpy(), torch.cat(indices).numpy()
+
+
+def training_images(x_train: np.ndarray) -> Tensor:
+    """uint8 training images (M, 28, 28) -> (M, 784) float32 in [0, 1], the space of :func:`nearest_training`."""
+    import torch
+    return torch.from_numpy((x_train / 255.0).astype(np.float32).reshape(len(x_train), -1))
+
+
+@lru_cache(maxsize=None)
+def test_set_nearest_distances(dataset: str = "mnist") -> np.ndarray:
+    """(10000,) float64: each test image's pixel L2 distance to its nearest training image
+    (all 60,000): the held-out reference of the data-copying test (Meehan et al., 2020). Read
+    from the shipped file when it was computed from the current data (its sha256 is recorded in
+    it), else computed (about 30 s on 2 CPU cores). Written by ``python -m reference.metrics --write-statistics``."""
+    stored = _shipped(nearest_path(dataset), _provenance(dataset, judged=False))
+    return stored["distances"] if stored else computed_test_set_nearest_distances(dataset)
+
+
+def computed_test_set_nearest_distances(dataset: str) -> np.ndarray:
+    """:func:`test_set_nearest_distances` computed from the images, never read from the shipped file."""
+    data = load_dataset(dataset)
+    return nearest_training((data.x_test / 255.0).astype(np.float32), training_images(data.x_train))[0]
+
+
 def write_statistics() -> None:
-    """Write every data set's shipped test-set statistics, with the sha256 they depend on."""
-    from reference.classifier import JUDGES
+    """Write every data set's shipped test-set feature statistics and nearest-training distances,
+    each with the sha256 it depends on."""
     for dataset in DATASETS:
         mu, sigma = computed_test_set_statistics(dataset)
-        np.savez(statistics_path(dataset), mu=mu, sigma=sigma, classifier_sha256=np.array(JUDGES[dataset].sha256),
-                 data_sha256=np.array(DATASETS[dataset].sha256))
-        print(f"wrote {statistics_path(dataset)}")
+        shipped = {statistics_path(dataset): ({"mu": mu, "sigma": sigma}, _provenance(dataset, judged=True)),
+                   nearest_path(dataset): ({"distances": computed_test_set_nearest_distances(dataset)},
+                                           _provenance(dataset, judged=False))}
+        for path, (arrays, provenance) in shipped.items():
+            np.savez(path, **arrays, **{key: np.array(value) for key, value in provenance.items()})
+            print(f"wrote {path}")
 
 
 def sample_quality(images: Tensor) -> SampleQuality:

@@ -82,37 +82,18 @@ class DecoderUsesZCheck(ModelCheck):
 @lru_cache(maxsize=4)
 def training_set(dataset: str) -> torch.Tensor:
     """The data set's training images, (60000, 784) float32 in [0, 1]."""
-    import torch
-
     from grader.evaluation import dataset as loaded  # the process's one sha256-checked copy (evaluation imports the checks)
+    from reference.metrics import training_images
 
-    x = loaded(dataset).x_train
-    return torch.from_numpy((x / 255.0).astype(np.float32).reshape(len(x), -1))
-
-
-def nearest_training(images: np.ndarray, dataset: str) -> tuple[np.ndarray, np.ndarray]:
-    """For each image (N, ...) in [0, 1]: the pixel L2 distance to its nearest training image,
-    and that image's index. Exact search over all training images, in chunks."""
-    import torch
-    train = training_set(dataset)
-    norms = (train ** 2).sum(dim=1)
-    distances, indices = [], []
-    for chunk in torch.from_numpy(images.reshape(len(images), -1).astype(np.float32)).split(100):
-        squared = (chunk ** 2).sum(dim=1, keepdim=True) + norms - 2 * chunk @ train.T
-        best = squared.min(dim=1)
-        distances.append(best.values.clamp_min(0).sqrt())
-        indices.append(best.indices)
-    return torch.cat(distances).double().numpy(), torch.cat(indices).numpy()
+    return training_images(loaded(dataset).x_train)
 
 
-@lru_cache(maxsize=8)
 def test_distances(dataset: str, count: int, seed: int) -> np.ndarray:
-    """Nearest-training-image distances of ``count`` test images (the held-out reference)."""
-    from grader.evaluation import dataset as loaded  # the process's one sha256-checked copy (evaluation imports the checks)
+    """Nearest-training-image distances of ``count`` test images picked by ``seed`` (the held-out reference)."""
+    from reference.metrics import test_set_nearest_distances
 
-    data = loaded(dataset)
-    picks = np.random.default_rng(seed).choice(len(data.x_test), count, replace=False)
-    return nearest_training((data.x_test[np.sort(picks)] / 255.0).astype(np.float32), dataset)[0]
+    distances = test_set_nearest_distances(dataset)
+    return distances[np.sort(np.random.default_rng(seed).choice(len(distances), count, replace=False))]
 
 
 @register
@@ -138,15 +119,18 @@ class TrainingCopiesCheck(ModelCheck):
         return [prior_request(self, context, self.samples)]
 
     def prepare(self, context: ProbeContext) -> None:
+        training_set(context.dataset)
         test_distances(context.dataset, self.samples, context.seed)
 
     def evaluate(self, evidence: Evidence) -> Outcome:
         import scipy.stats
+
+        from reference.metrics import nearest_training
         samples, problem = prior_samples(self, evidence, self.samples)
         if samples is None:
             return Outcome(0.0, problem)
         dataset = evidence.context.dataset
-        distances, nearest = nearest_training(samples, dataset)
+        distances, nearest = nearest_training(samples, training_set(dataset))
         reference = test_distances(dataset, self.samples, evidence.context.seed)
         limit = float(np.quantile(reference, self.quantile))
         copies = distances < limit

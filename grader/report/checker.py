@@ -15,6 +15,8 @@ from dataclasses import asdict
 from grader import scoring
 from grader.report import answers, formulas
 from grader.report.document import Document
+from grader.report.locate import Answer, locate_all
+from grader.report.meaning import MeaningUnavailable
 from grader.report.spec import Question, ReportSpec
 from grader.results import CheckResult, QuestionReport, ReportResult
 
@@ -35,10 +37,9 @@ def check_report(spec: ReportSpec, document: Document, outputs: str | None, seed
         One check per aspect the rubric names, in rubric order, and the findings.
     """
     checks, questions = [], []
-    labels = {q.id: q.locate.label for q in spec.questions if q.locate.label}
+    located = locate_all(document, spec.questions)
     for question in spec.questions:
-        others = [label for qid, label in labels.items() if qid != question.id]
-        answer = answers.locate(document, question.locate, others)
+        answer = located[question.id]
         if figures_from is not None and answer.status != "not found":
             answer.images = _images_near(figures_from, answer.where)
         found, report = _question(question, document, answer, outputs, seed)
@@ -52,7 +53,7 @@ def _images_near(notebook: Document, where: list[str]) -> int:
     return sum(b.images for b in notebook.blocks if b.where.split(" output")[0] in cells)
 
 
-def _question(question: Question, document: Document, answer: answers.Answer, outputs: str | None,
+def _question(question: Question, document: Document, answer: Answer, outputs: str | None,
               seed: int) -> tuple[list[CheckResult], QuestionReport]:
     report = QuestionReport(id=question.id, title=question.title, status=answer.status, where=answer.where,
                             note=answer.note, text=answer.text[:MAX_TEXT])
@@ -78,13 +79,20 @@ def _question(question: Question, document: Document, answer: answers.Answer, ou
         within = report.words <= limit + question.words.grace
         add("words", 1.0 if within else 0.0, f"{report.words} words, limit {limit}" + ("" if within else ": over the limit"))
     if question.concepts:
-        found = answers.find_concepts(prose, question.concepts)
+        try:
+            found = answers.find_concepts(prose, question.concepts)
+        except MeaningUnavailable as exc:
+            results.append(scoring.unevaluated(question.check_id("concepts"), question.check_title("concepts"),
+                                               points["concepts"], str(exc)))
+            found = []
         report.concepts = [asdict(f) for f in found]
-        got = sum(f.points for f in found if f.matched)
-        missing = [f.name for f in found if not f.matched]
-        add("concepts", got / points["concepts"],
-            "found: " + ("; ".join(f"{f.name} (\u201c{f.matched}\u201d)" for f in found if f.matched) or "none")
-            + (f". Missing: {'; '.join(missing)}" if missing else ""))
+        if found:
+            got = sum(f.points for f in found if f.matched)
+            missing = [f.name + (f" (closest sentence scored {f.score:.2f})" if f.score is not None else "")
+                       for f in found if not f.matched]
+            add("concepts", got / points["concepts"],
+                "found: " + ("; ".join(_quoted(f) for f in found if f.matched) or "none")
+                + (f". Missing: {'; '.join(missing)}" if missing else ""))
     if question.references:
         _references(question, document, prose, report, add)
     if question.figures:
@@ -111,6 +119,11 @@ def _question(question: Question, document: Document, answer: answers.Answer, ou
         ordered = sorted(found, key=lambda f: f.holds)  # the numbers that do not match first
         add("numbers", got / points["numbers"], "; ".join(f"{f.name}: {f.message}" for f in ordered))
     return results, report
+
+
+def _quoted(finding: answers.ConceptFinding) -> str:
+    how = f", meaning score {finding.score:.2f}" if finding.score is not None else ""
+    return f"{finding.name} (\u201c{finding.matched}\u201d{how})"
 
 
 def _references(question: Question, document: Document, prose: str, report: QuestionReport, add) -> None:  # noqa: ANN001

@@ -12,6 +12,7 @@ point there.
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,6 +63,10 @@ class Document:
     @property
     def holds_images(self) -> bool:
         return self.kind != "text"
+
+    def block_at(self, offset: int) -> Block:
+        """The block holding text[offset] (a separating newline belongs to the block before it)."""
+        return self.blocks[max(bisect.bisect_right(self.offsets, offset) - 1, 0)]
 
     def spans(self, start: int, end: int) -> list[tuple[Block, str]]:
         """The blocks overlapping text[start:end], each with the overlapping part of its text."""

@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from grader.report.formulas import REFERENCES, parse_symbol_map
+from grader.report.quantities import expand
 
 FLAGS = re.IGNORECASE | re.MULTILINE
 
@@ -34,10 +35,15 @@ class Locate(_Strict):
     """Where an answer is. Either ``label`` (a pattern for the question's label or heading) or
     ``tag`` (a notebook cell tag; the answer is that cell's text).
 
-    With ``label``: the search starts after the first match of ``after`` (if given); the
-    answer runs from the end of the label's first match (or of the ``answer`` marker that
-    follows it, such as ``Answer:``) to the first of: the next Markdown heading, the next
-    label of another question, a match of ``end``, or the end of the document.
+    With ``label`` (matched in the text as it reads: Markdown emphasis, links and HTML tags,
+    ligatures, odd dashes and PDF hyphenation undone, so ``P1-4`` matches ``**P1-**4``): of the
+    label's occurrences after the first match of ``after`` (if given), the first followed by an
+    answer marker (``answer``, by default ``Answer:``) is chosen, else the first followed by 10
+    or more words, else the first; an occurrence in a table of contents or a list of the
+    questions is followed by neither. The answer runs from the marker (or the label) to the first
+    of: the next label of another question at the start of a line, the next heading (Markdown,
+    or numbered plain lines such as ``2.1 Inpainting`` in a document without Markdown headings),
+    a match of ``end``, or the end of the document.
     """
 
     label: str | None = Field(None, description="pattern of the question's label or heading")
@@ -68,13 +74,24 @@ class WordLimit(Aspect):
 
 
 class Concept(_Strict):
-    """A required idea: found when any of ``patterns`` matches the answer's prose."""
+    """A required idea: found when any of ``patterns`` matches the answer's prose, or (with
+    ``meaning``: one or more sentences saying the idea) when a sentence of the answer states it,
+    by a sentence-embedding model (:mod:`grader.report.meaning`, the ``meaning`` extra), at a
+    score of at least ``threshold`` (default: the calibrated :data:`grader.report.meaning.THRESHOLD`)."""
 
     name: str = Field(description='the idea, as the feedback names it')
-    patterns: list[str] = Field(min_length=1, description='alternative patterns that show it')
+    patterns: list[str] = Field(default_factory=list, description='alternative patterns that show it')
+    meaning: list[str] = Field(default_factory=list, description='sentences saying the idea, matched by meaning')
+    threshold: float | None = Field(None, gt=0, lt=1, description='score from which a sentence states the meaning')
     points: float = Field(gt=0, description='points for it')
 
     _compiled = field_validator("patterns")(lambda v: [_compile(p) for p in v])
+
+    @model_validator(mode="after")
+    def _some_way(self) -> "Concept":
+        if not self.patterns and not self.meaning:
+            raise ValueError("give `patterns`, `meaning` (sentences saying the idea), or both")
+        return self
 
 
 class References(Aspect):
@@ -128,9 +145,12 @@ class ClaimedNumber(_Strict):
     """A number the answer quotes, compared with what the notebook printed.
 
     ``claim``: a pattern with one group capturing the number in the answer ("test loss of
-    (\\d+\\.\\d+)"). ``output``: a pattern with one group capturing the number in the notebook's
-    text outputs; ``which`` picks the first or last match there. Equal within ``tolerance``
-    (relative) or within the rounding of the quoted number, whichever is larger.
+    (\\d+\\.\\d+)"), or using one placeholder instead of the group: ``{number}`` (``1,234.5``,
+    ``1.2e-3``, ``1.2 × 10^-3``), ``{percent}`` (``12.5%``, also equal to a printed 0.125) or
+    ``{duration}`` (``2m 41.4s``, ``3 min 48 s``, in seconds): "trained in {duration}".
+    ``output``: the same for the number in the notebook's text outputs; ``which`` picks the
+    first or last match there. Equal within ``tolerance`` (relative) or within the rounding of
+    the quoted number, whichever is larger.
     """
 
     name: str = Field(description='what the number is')
@@ -140,12 +160,14 @@ class ClaimedNumber(_Strict):
     tolerance: float = Field(0.01, ge=0, description='relative tolerance')
     points: float = Field(gt=0, description='points for it')
 
-    _patterns = field_validator("claim", "output")(lambda v: _one_group(_compile(v)))
+    _patterns = field_validator("claim", "output")(lambda v: _one_group(v))
 
 
 def _one_group(pattern: str) -> str:
-    if re.compile(pattern).groups != 1:
-        raise ValueError(f"needs exactly one group (...) around the number: {pattern!r}")
+    """A claim or output pattern that compiles, placeholders expanded, with exactly one group."""
+    if re.compile(_compile(expand(pattern)), FLAGS).groups != 1:
+        raise ValueError(f"needs exactly one group (...) around the number, or one placeholder such as "
+                         f"{{number}} or {{duration}}: {pattern!r}")
     return pattern
 
 

@@ -22,10 +22,10 @@ PAGES = [
 ]
 
 
-def write_report_pdf(path: Path, with_image: bool = True) -> Path:
-    """One A4 page per entry of PAGES; a 28 x 28 image drawn beside question 1 if ``with_image``."""
+def write_report_pdf(path: Path, with_image: bool = True, pages: list[list[str]] = PAGES) -> Path:
+    """One A4 page per entry of ``pages`` (lines of text); a 28 x 28 image drawn on each if ``with_image``."""
     with matplotlib.rc_context({"pdf.fonttype": 42}), PdfPages(path) as pdf:
-        for lines in PAGES:
+        for lines in pages:
             figure = plt.figure(figsize=(8.27, 11.69))
             for row, line in enumerate(lines):
                 figure.text(0.06, 0.95 - row * 0.04, line, fontsize=9, usetex=False, parse_math=False)

@@ -7,7 +7,8 @@ from grader.errors import ReportError, RubricError
 from grader.overrides import apply_overrides, load_overrides
 from grader.report import answers, formulas
 from grader.report.document import from_markdown, from_notebook, read_report
-from grader.report.spec import Locate
+from grader.report.locate import locate_all
+from grader.report.spec import ClaimedNumber, Locate, Question
 from grader.results import CheckResult, SubmissionResult
 from grader.rubric import load_rubric
 from tests.conftest import ROOT
@@ -49,12 +50,20 @@ def test_word_count_excludes_code_and_display_math_counts_inline_math_once():
     assert answers.count_words(prose) == 13
 
 
+def located(document, **labels):
+    """Each question's answer, for questions given as id=label or id=Locate."""
+    questions = [Question(id=qid, title=qid, locate=how if isinstance(how, Locate) else Locate(label=how))
+                 for qid, how in labels.items()]
+    return locate_all(document, questions)
+
+
 def test_not_found_and_empty_are_told_apart():
     document = from_markdown("# Q1\nAnswer:\n\n# Q2\nAnswer: the samples are blurry.\n", "r.md")
-    assert answers.locate(document, Locate(label="^# Q1", answer="Answer:"), ["^# Q2"]).status == "empty"
-    found = answers.locate(document, Locate(label="^# Q2", answer="Answer:"), ["^# Q1"])
-    assert (found.status, found.prose) == ("found", "the samples are blurry.")
-    assert answers.locate(document, Locate(label="^# Q3"), []).status == "not found"
+    found = located(document, q1=Locate(label="^# Q1", answer="Answer:"), q2=Locate(label="^# Q2", answer="Answer:"),
+                    q3="^# Q3")
+    assert found["q1"].status == "empty"
+    assert (found["q2"].status, found["q2"].prose) == ("found", "the samples are blurry.")
+    assert found["q3"].status == "not found"
 
 
 def test_tagged_notebook_cell_and_its_figures():
@@ -62,7 +71,7 @@ def test_tagged_notebook_cell_and_its_figures():
     nb.cells = [nbformat.v4.new_markdown_cell("The samples are blurry.", metadata={"tags": ["answer-1"]}),
                 nbformat.v4.new_code_cell("plot()", metadata={"tags": ["answer-1"]}, outputs=[
                     nbformat.v4.new_output("display_data", data={"image/png": "iVBORw0KGgo=", "text/plain": "<Figure>"})])]
-    answer = answers.locate(from_notebook(nb, "nb.ipynb"), Locate(tag="answer-1"), [])
+    answer = located(from_notebook(nb, "nb.ipynb"), a=Locate(tag="answer-1"))["a"]
     assert (answer.status, answer.prose, answer.images) == ("found", "The samples are blurry.", 1)
 
 
@@ -83,6 +92,30 @@ def test_claimed_number_within_the_rounding_of_the_quote():
         update={"claim": r"test loss of (\d+\.\d+)", "output": r"Test Loss: (\d+\.\d+)", "tolerance": 0.0})
     assert answers.check_number("a test loss of 0.127", "Test Loss: 0.1270", spec, "outputs").holds
     assert not answers.check_number("a test loss of 0.120", "Test Loss: 0.1270", spec, "outputs").holds
+
+
+@pytest.mark.parametrize("claim,output,quoted,printed,holds", [
+    ("trained in {duration}", r"Training time: {number}", "trained in 2m 41.4s", "Training time: 161.43", True),
+    ("trained in {duration}", r"Training time: {number}", "trained in 3 min 48 s", "Training time: 228.3", True),
+    ("trained in {duration}", r"Training time: {number}", "trained in 3 min 48 s", "Training time: 238.0", False),
+    ("took {duration}", r"took {duration}", "took 1 h 5 min", "took 3900s", True),
+    ("accuracy of {percent}", r"acc={number}", "accuracy of 97.4%", "acc=0.9741", True),
+    ("accuracy of {percent}", r"acc={number}", "accuracy of 97.4%", "acc=0.9641", False),
+    ("a KL of {number}", r"kl {number}", "a KL of 1.2 × 10^-3", "kl 0.00121", True),
+    ("a KL of {number}", r"kl {number}", "a KL of 1.2·10⁻³", "kl 1.26e-03", False),
+    ("{number} parameters", r"Total params: {number}", "1,234,567 parameters", "Total params: 1234567", True),
+])
+def test_quoted_numbers_as_people_write_them(claim, output, quoted, printed, holds):
+    spec = load_rubric(RUBRIC).report.questions[1].numbers[0].model_copy(
+        update={"claim": claim, "output": output, "tolerance": 0.0})
+    finding = answers.check_number(quoted, printed, spec, "outputs")
+    assert finding.holds is holds, finding.message
+
+
+def test_a_claim_pattern_needs_exactly_one_number():
+    with pytest.raises(ValueError, match="exactly one group"):
+        ClaimedNumber(name="n", claim="{number} of {number}", output="{number}", points=1)
+    assert ClaimedNumber(name="n", claim="in {duration}", output=r"time: (\d+)", points=1).claim == "in {duration}"
 
 
 def test_unreadable_reports_say_why(tmp_path):

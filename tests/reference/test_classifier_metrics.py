@@ -117,3 +117,29 @@ def test_shipped_test_set_statistics_are_the_judges_own(dataset, tmp_path, monke
         np.testing.assert_allclose(metrics.test_set_statistics(dataset)[0], mu, rtol=1e-6, atol=1e-8)
     finally:
         metrics.test_set_statistics.cache_clear()
+
+
+@pytest.mark.slow
+def test_shipped_nearest_training_distances_are_the_datas_own(tmp_path, monkeypatch):
+    """The shipped nearest-training distances of the test images equal an exact search (checked
+    on 300 of them); a file made from other data is not used."""
+    from reference import metrics
+    from reference.data import load_dataset
+
+    data = load_dataset("mnist")
+    picks = np.random.default_rng(1).choice(len(data.x_test), 300, replace=False)
+    fresh, nearest = metrics.nearest_training((data.x_test[picks] / 255.0).astype(np.float32),
+                                              metrics.training_images(data.x_train))
+    assert np.all(fresh > 0) and len(np.unique(nearest)) > 250  # no test image is a training image
+    with np.load(metrics.nearest_path("mnist")) as shipped:
+        assert shipped["distances"].shape == (10000,) and str(shipped["data_sha256"]) == DATASETS["mnist"].sha256
+        np.testing.assert_allclose(shipped["distances"][picks], fresh, rtol=1e-5)
+        stale = dict(shipped) | {"data_sha256": np.array("0" * 64), "distances": shipped["distances"] + 1}
+    monkeypatch.setattr(metrics, "ASSETS", tmp_path)
+    np.savez(tmp_path / "mnist_test_nearest.npz", **stale)
+    monkeypatch.setattr(metrics, "computed_test_set_nearest_distances", lambda dataset: np.zeros(10000))
+    metrics.test_set_nearest_distances.cache_clear()
+    try:
+        assert not metrics.test_set_nearest_distances("mnist").any()  # recomputed, not read from the stale file
+    finally:
+        metrics.test_set_nearest_distances.cache_clear()

