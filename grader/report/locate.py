@@ -2,7 +2,8 @@
 
     Document ─normalise─▶ matchable text (emphasis, links, tags, ligatures, dashes and PDF
     hyphenation undone; a map back to the document's offsets)
-    ─▶ every occurrence of every question's label ─▶ per question, the occurrence followed by
+    ─▶ every occurrence of every question's label (also with question numbers respelled:
+    ``Q3`` / ``Question 3``, ``P1-4`` / ``Problem 1.4``) ─▶ per question, the occurrence followed by
     an answer ─▶ the answer runs to the next question's label, heading or ``end``
 
 A label can occur more than once: in a table of contents, a list of the questions, a handout
@@ -18,6 +19,7 @@ from __future__ import annotations
 import bisect
 import re
 from dataclasses import dataclass, field
+from typing import Callable
 
 from grader.report.document import Block, Document
 from grader.report.spec import FLAGS, Locate, Question
@@ -32,6 +34,7 @@ _MARKDOWN_HEADING = re.compile(r"^ {0,3}#{1,6}\s", re.MULTILINE)
 #: ``2.1 Inpainting``, ``5 References``, ``3. Results``: a short numbered line without a final period.
 _NUMBERED_TITLE = re.compile(r"^[ \t]*\d{1,2}(?:\.\d{1,2}){0,3}\.?[ \t]+[A-Z][^\n.!?]{0,70}$", re.MULTILINE)
 _WORD = re.compile(r"[^\W_]+")
+_LEAD = re.compile(r"[ \t.:;,)\]-]*")
 #: What normalising undoes, one alternative per kind of mark; each is replaced by the text its
 #: ``_REPLACE`` entry gives for the match.
 _MARKS = re.compile("|".join([
@@ -53,26 +56,48 @@ _REPLACE = {"hyphenation": "", "soft": "", "escape": "", "stars": "", "underscor
             "tag": " ", "quote": "", "dash": "-", "spaced": "-", "space": " "}
 
 
+#: Question numbers as people write them, in a short and a long spelling: ``Question 3``,
+#: ``Q 3``, ``Q3`` -> ``Q3`` / ``Question 3``; ``Problem 1.4``, ``P1 - 4``, ``P 1.4`` -> ``P1-4`` /
+#: ``Problem 1.4``. A label that matches nowhere as written is looked for in these spellings.
+_NUMBERING = re.compile(r"\b(?:(?P<q>Question|Ques\.|Q)|(?P<p>Problem|Prob\.|P))[ \t]*(?P<n>\d{1,2})"
+                        r"(?:[ \t]*[-.:][ \t]*(?P<m>\d{1,2}))?\b", re.IGNORECASE)
+_SPELLINGS = {
+    "short": lambda m: ("Q" if m["q"] else "P") + m["n"] + (f"-{m['m']}" if m["m"] else ""),
+    "long": lambda m: ("Question " if m["q"] else "Problem ") + m["n"] + (f".{m['m']}" if m["m"] else ""),
+}
+
+
+def _substitute(text: str, pattern: re.Pattern, replace: Callable[[re.Match], str]) -> tuple[str, list[int]]:
+    """``text`` with every match of ``pattern`` replaced, and for each character of the result
+    its offset in ``text`` (plus one entry for the end; a replacement maps to its match's start)."""
+    out: list[str] = []
+    origin: list[int] = []
+    position = 0
+    for match in pattern.finditer(text):
+        out.append(text[position:match.start()])
+        origin.extend(range(position, match.start()))
+        replacement = replace(match)
+        out.append(replacement)
+        origin.extend([match.start()] * len(replacement))
+        position = match.end()
+    out.append(text[position:])
+    origin.extend(range(position, len(text) + 1))
+    return "".join(out), origin
+
+
 def normalise(text: str) -> tuple[str, list[int]]:
     """Text as it reads, for matching labels and concepts, and ``origin``: for each character
     of the result, its offset in ``text`` (plus one entry for the end). Markdown emphasis,
     escapes, link syntax, HTML tags and blockquote marks are dropped; ligatures are spelled
     out; odd dashes become ``-`` (and ``1 - 4`` becomes ``1-4``); a word hyphenated across a
     line break (PDF extraction) is joined."""
-    out: list[str] = []
-    origin: list[int] = []
-    position = 0
-    for mark in _MARKS.finditer(text):
-        out.append(text[position:mark.start()])
-        origin.extend(range(position, mark.start()))
-        kind = mark.lastgroup
-        replacement = _LIGATURES[mark.group()] if kind == "ligature" else _REPLACE[kind]
-        out.append(replacement)
-        origin.extend([mark.start()] * len(replacement))
-        position = mark.end()
-    out.append(text[position:])
-    origin.extend(range(position, len(text) + 1))
-    return "".join(out), origin
+    return _substitute(text, _MARKS, lambda m: _LIGATURES[m.group()] if m.lastgroup == "ligature" else _REPLACE[m.lastgroup])
+
+
+def respell(text: str, spelling: str) -> tuple[str, list[int]]:
+    """``text`` with question numbers in one spelling (``short``: ``Q3``, ``P1-4``; ``long``:
+    ``Question 3``, ``Problem 1.4``), and the offsets back, as :func:`normalise` gives them."""
+    return _substitute(text, _NUMBERING, _SPELLINGS[spelling])
 
 
 @dataclass
@@ -111,12 +136,19 @@ class _Text:
 
     def find(self, pattern: str | re.Pattern) -> list[tuple[int, int]]:
         """(start, end) of every non-empty match of ``pattern`` in the normalised text; when it
-        matches nothing there, its matches in the document's own text (a pattern written for the
-        Markdown, such as ``\\*\\*Discussion\\*\\*``), mapped to the normalised text."""
+        matches nothing there, in the normalised text with question numbers spelled short
+        (``Q3``) or long (``Question 3``), or in the document's own text (a pattern written for
+        the Markdown, such as ``\\*\\*Discussion\\*\\*``): the first of these it matches in, its
+        matches mapped to the normalised text."""
         compiled = re.compile(pattern, FLAGS) if isinstance(pattern, str) else pattern
         found = [m.span() for m in compiled.finditer(self.text) if m.end() > m.start()]
         if found:
             return found
+        for spelling in _SPELLINGS:
+            text, back = respell(self.text, spelling)
+            found = [(back[m.start()], back[m.end()]) for m in compiled.finditer(text) if m.end() > m.start()]
+            if found:
+                return found
         return [(bisect.bisect_left(self.origin, m.start()), bisect.bisect_left(self.origin, m.end()))
                 for m in compiled.finditer(self.document.text) if m.end() > m.start()]
 
@@ -130,14 +162,15 @@ class _Text:
         return position - (self.text.rfind("\n", 0, position) + 1) <= LINE_START
 
     def after_heading(self, label: tuple[int, int]) -> int:
-        """Where an answer can start after ``label``: its end, or the end of its line when the
-        label is in a heading (the rest of the heading is the question, not the answer)."""
+        """Where an answer can start after ``label``: its end (past the punctuation that closes a
+        label, as in ``Q1.`` or ``P1-4:``), or the end of its line when the label is in a heading
+        (the rest of the heading is the question, not the answer)."""
         line = self.text.rfind("\n", 0, label[0]) + 1
         heading = bisect.bisect_left(self.headings, line)
         if heading < len(self.headings) and self.headings[heading] == line:
             end = self.text.find("\n", label[1])
             return len(self.text) if end < 0 else end
-        return label[1]
+        return _LEAD.match(self.text, label[1]).end()
 
     def words(self, start: int, end: int) -> int:
         prose = "\n".join(part for block, part in self.document.spans(self.origin[start], self.origin[end])

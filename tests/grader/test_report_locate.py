@@ -142,3 +142,15 @@ def test_the_csci566_rubric_on_the_course_notebook_layout():
     for question in report.questions:
         assert question.where[0] not in ("cell 1", f"cell {len(course.cells)}"), (question.id, question.note)
         assert "occurrences" in question.note and "answer marker" in question.note
+
+
+def test_question_numbers_match_however_they_are_spelled():
+    document = from_markdown(
+        "**Q1.** The prior samples are blobs because the AE's codes do not follow N(0, I) at all.\n\n"
+        "Question 2: With beta = 10 the KL term dominates and every reconstruction is blurred.\n\n"
+        "Problem 1.4 - Interpolations in the VAE change smoothly from one digit to the other one.\n", "r.md")
+    found = located(document, first=r"Question 1", second=r"\bQ2\b", fourth=r"P1-4")
+    assert found["first"].prose.startswith("The prior samples")
+    assert "beta = 10" not in found["first"].prose
+    assert found["second"].prose.startswith("With beta = 10")
+    assert found["fourth"].prose == "Interpolations in the VAE change smoothly from one digit to the other one."
