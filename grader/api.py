@@ -5,7 +5,7 @@
     ─▶ scoring ─▶ Row (result + figures) ─▶ gradebook.sqlite ─▶ overrides (grader.overrides)
     ─▶ OUT/<submission>/result.json, artifacts.npz, feedback.html; OUT/gradebook.csv
 
-A batch grades in ``jobs`` worker processes, each with its own sandbox uid (its slot), and
+A batch grades in ``jobs`` worker processes, each with its own sandbox uid (its leased slot), and
 skips submissions the gradebook already holds for the same notebook, rubric and vaegrade
 version, so a batch killed half-way resumes where it stopped.
 """
@@ -58,12 +58,12 @@ def environment(rubric: Rubric, kernel: KernelEnvironment | None = None) -> dict
 
 
 def grade_submission(submission: Submission, rubric: Rubric, out: Path, isolation: IsolationMode = "bubblewrap",
-                     slot: int = 0, selfcheck: bool = False) -> Row:
+                     selfcheck: bool = False) -> Row:
     """Grade one notebook: its result and feedback figures. Writes ``OUT/<name>/executed.ipynb``
     and ``kernel.log``; :func:`publish` writes the result and the feedback page.
 
     The kernel runs in a :class:`grader.sandbox.Jail` of the given ``isolation`` mode, as the
-    sandbox user of parallel ``slot``. With ``selfcheck``, ``selfcheck.all()`` runs in the same
+    sandbox user of this process's leased slot. With ``selfcheck``, ``selfcheck.all()`` runs in the same
     kernel first, finding the rubric's public view in the working directory as a student's
     kernel finds it in the bundle (the kernel must import vaegrade). Never raises for a problem of the submission's own:
     those become the result's ``status``, ``error`` and check messages.
@@ -83,7 +83,7 @@ def grade_submission(submission: Submission, rubric: Rubric, out: Path, isolatio
     public = public_yaml(rubric) if selfcheck else ""  # (CPython gh-106905), and both parse with it
     preparation = Preparation(rubric)  # the probe requests, torch, scipy, the judge: made while the notebook runs
 
-    jail = Jail(isolation, rubric.execution, slot, kernel)
+    jail = Jail(isolation, rubric.execution, kernel)
     if selfcheck:
         jail.read_only += [(folder, folder) for folder in source_folders()]
     workspace = Workspace.create(jail)
@@ -248,11 +248,11 @@ def publish(row: Row, destination: Path) -> None:
 
 
 def grade_and_publish(submission: Submission, rubric: Rubric, out: Path, isolation: IsolationMode,
-                      slot: int = 0, selfcheck: bool = False) -> Row:
+                      selfcheck: bool = False) -> Row:
     """:func:`grade_submission` then :func:`publish`; an unforeseen grader failure becomes an
     error result (status ``error``, ``internal`` set) instead of an exception."""
     try:
-        row = grade_submission(submission, rubric, out, isolation, slot, selfcheck)
+        row = grade_submission(submission, rubric, out, isolation, selfcheck)
     except Exception as exc:  # one submission's unforeseen failure must not lose the others' grades
         row = internal_error(submission, rubric, f"{type(exc).__name__}: {exc}")
     publish(row, out / submission.name)
@@ -279,13 +279,17 @@ def gradebook_key(submission: Submission, rubric: Rubric, selfcheck: bool = Fals
 def grade_submissions(submissions: list[Submission], rubric: Rubric, out: Path, jobs: int = 1,
                       isolation: IsolationMode = "bubblewrap",
                       on_result: Callable[[SubmissionResult, bool], None] | None = None,
-                      overrides: Overrides | None = None, selfcheck: bool = False) -> list[SubmissionResult]:
+                      overrides: Overrides | None = None, selfcheck: bool = False, only: set[str] | None = None,
+                      force: bool = False) -> list[SubmissionResult]:
     """Grade a batch into ``OUT``: results the gradebook already holds are reused (and their
     pages rebuilt if missing), the others graded in ``jobs`` worker processes; each result is
     committed to ``OUT/gradebook.sqlite`` as it arrives, then ``OUT/gradebook.csv`` is written.
+    With ``only`` (submission names), the others are not graded: their stored results are
+    kept (and listed), and one with none is left out. ``force`` grades the chosen ones again
+    even when the gradebook holds their result.
     The gradebook keeps the grader's own results; ``overrides`` (manual grades) are applied on
     top when publishing, so the CSV and the pages show them. ``on_result(result, reused)`` is
-    called once per submission, with the overrides applied. ``selfcheck``: see :func:`grade_submission`.
+    called once per chosen submission, with the overrides applied. ``selfcheck``: see :func:`grade_submission`.
     """
     out.mkdir(parents=True, exist_ok=True)
     book = Gradebook(out / "gradebook.sqlite")
@@ -296,23 +300,24 @@ def grade_submissions(submissions: list[Submission], rubric: Rubric, out: Path, 
         if result is not row.result or not _published(result, out / submission.name):
             publish(Row(result, row.figures_npz), out / submission.name)
         results[submission.name] = result
-        if on_result is not None:
+        if on_result is not None and (only is None or submission.name in only):
             on_result(result, reused)
 
     keys = {submission.name: gradebook_key(submission, rubric, selfcheck) for submission in submissions}
     pending = []
     for submission in submissions:
-        row = book.get(keys[submission.name])
-        if row is None:
-            pending.append(submission)
-        else:
+        chosen = only is None or submission.name in only
+        row = None if force and chosen else book.get(keys[submission.name])
+        if row is not None:
             finish(submission, row, True)
+        elif chosen:
+            pending.append(submission)
     for submission, row in parallel.run(pending, rubric, out, jobs, isolation, selfcheck):
         if not row.result.internal:
             book.put(keys[submission.name], row)
         finish(submission, row, False)
     book.close()
-    ordered = [results[s.name] for s in submissions]
+    ordered = [results[s.name] for s in submissions if s.name in results]
     write_csv(ordered, out / "gradebook.csv")
     return ordered
 

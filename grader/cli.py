@@ -1,6 +1,7 @@
 """The ``vaegrade`` command: thin verbs over :mod:`grader.api` and :mod:`grader.calibrate`.
 
     vaegrade grade SUBMISSION... --rubric RUBRIC --out OUT [--jobs N] [--isolation none] [--overrides CSV]
+                   [--only NAME...] [--force] [--json | --quiet]
     vaegrade report REPORT --rubric RUBRIC [--notebook NB] --out OUT [--overrides CSV]
     vaegrade calibrate --rubric RUBRIC --notebook NB [--runs 5] --out FILE
     vaegrade check NOTEBOOK [--rubric PUBLIC_RUBRIC] [--out DIR]          (students: the public checks)
@@ -20,7 +21,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from grader import api, calibrate, sandbox, validate
+from grader import api, calibrate, progress, sandbox, validate
 from grader.environments import ensure_environment
 from grader.errors import GraderError
 from grader.overrides import apply_overrides, load_overrides
@@ -30,17 +31,6 @@ from grader.report.run import check_report_file
 from grader.results import SubmissionResult, check_lines
 from grader.rubric import load_rubric
 from grader.submissions import CHECK_FOLDER, Submission, find_submissions, read_notebook
-
-
-def _summary(result: SubmissionResult, out: Path, reused: bool) -> str:
-    seconds = " (already graded)" if reused else f" in {result.execution.duration:.1f} s" if result.execution else ""
-    line = f"{result.submission}: {result.score:g}/{result.max_score:g} {result.status}{seconds}"
-    if result.error:
-        line += f" ({result.error})"
-    else:
-        lost = [f"{c.id} {c.score:g}/{c.max_score:g}" for c in result.checks if c.status != "passed"]
-        line += f"; lost points on: {', '.join(lost)}" if lost else ""
-    return f"{line} -> {out / result.submission / 'feedback.html'}"
 
 
 def _grade(args: argparse.Namespace) -> int:
@@ -54,14 +44,23 @@ def _grade(args: argparse.Namespace) -> int:
     else:
         print("vaegrade: WARNING: --isolation none: student code runs as you, with your files and network",
               file=sys.stderr)
+    only = set(args.only or [])
+    unknown = sorted(only - {s.name for s in submissions})
+    if unknown:
+        print(f"vaegrade: --only names no submission here: {', '.join(unknown)} (found: "
+              f"{', '.join(s.name for s in submissions)})", file=sys.stderr)
+        return 2
     ensure_environment(rubric.environment.packages)  # built once, before any worker needs it
-    print(f"grading {len(submissions)} submission(s) with rubric {rubric.name} into {args.out} "
-          f"({args.jobs} at a time, isolation: {args.isolation})", flush=True)
+    mode = progress.choose_mode(args.json, args.quiet)
+    chosen = [s for s in submissions if not only or s.name in only]
+    if mode in ("live", "plain"):
+        print(f"grading {len(chosen)} submission(s) with rubric {rubric.name} into {args.out} "
+              f"({args.jobs} at a time, isolation: {args.isolation})", flush=True)
     overrides = load_overrides(args.overrides, rubric) if args.overrides else None
-    results = api.grade_submissions(submissions, rubric, args.out, args.jobs, args.isolation,
-                                    on_result=lambda r, reused: print(_summary(r, args.out, reused), flush=True),
-                                    overrides=overrides)
-    print(f"feedback: {args.out}/<submission>/feedback.html; gradebook: {args.out / 'gradebook.csv'}")
+    with progress.Reporter(mode, len(chosen), args.out) as reporter:
+        results = api.grade_submissions(submissions, rubric, args.out, args.jobs, args.isolation,
+                                        on_result=reporter.result, overrides=overrides,
+                                        only=only or None, force=args.force)
     return 0 if all(r.status == "graded" for r in results) else 1
 
 
@@ -171,6 +170,13 @@ def main(argv: list[str] | None = None) -> int:
     grade.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="notebooks graded at once (default: cores)")
     grade.add_argument("--isolation", **ISOLATION)
     grade.add_argument("--overrides", type=Path, help="CSV of manual grades: submission,check,score,comment")
+    grade.add_argument("--only", nargs="+", metavar="NAME",
+                       help="grade only these submissions (by name); the others keep their stored results")
+    grade.add_argument("--force", action="store_true",
+                       help="grade again what the gradebook already holds (with --only: just those)")
+    shown = grade.add_mutually_exclusive_group()
+    shown.add_argument("--json", action="store_true", help="one JSON object per submission on stdout, for scripts")
+    shown.add_argument("--quiet", action="store_true", help="print only the closing count")
     grade.set_defaults(run=_grade)
     report = verbs.add_parser("report", help="check a written report (PDF, Markdown, text or notebook) on its own")
     report.add_argument("report", type=Path, help="the report: .pdf, .md, .txt or .ipynb")

@@ -1,9 +1,9 @@
-"""Grading a batch in worker processes, one sandbox slot (and uid) per worker.
+"""Grading a batch in worker processes, each leasing its own sandbox slot (and uid: :mod:`grader.slots`).
 
 Workers are started with ``spawn`` (the grader process holds torch's thread pools, which a
 fork would copy mid-state), each with its share of the CPU cores for the grader's own tensor
 work (``OMP_NUM_THREADS``, set before the worker imports torch), so that workers do not
-oversubscribe the cores their kernels need. Each worker takes a slot number at start-up and exits on its own
+oversubscribe the cores their kernels need. Each worker exits on its own
 if the coordinating process dies (a killed batch leaves no orphans grading on). Results come
 back in completion order; a worker that dies takes only its own submissions down, as
 ``internal`` error results that the next run grades again.
@@ -24,8 +24,6 @@ from grader.rubric import Rubric
 from grader.sandbox import IsolationMode, kill_children
 from grader.submissions import Submission
 
-_slot = 0
-
 
 def run(submissions: list[Submission], rubric: Rubric, out: Path, jobs: int,
         isolation: IsolationMode, selfcheck: bool = False) -> Iterator[tuple[Submission, Row]]:
@@ -38,11 +36,7 @@ def run(submissions: list[Submission], rubric: Rubric, out: Path, jobs: int,
             yield submission, grade_and_publish(submission, rubric, out, isolation, selfcheck=selfcheck)
         return
     context = multiprocessing.get_context("spawn")
-    slots = context.Queue()
-    for slot in range(jobs):
-        slots.put(slot)
-    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker,
-                             initargs=(slots, os.getpid(), jobs)) as pool:
+    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker, initargs=(os.getpid(), jobs)) as pool:
         futures = {pool.submit(_grade, submission, rubric, out, isolation, selfcheck): submission for submission in submissions}
         while futures:
             done, _ = wait(futures, return_when=FIRST_COMPLETED)
@@ -54,10 +48,8 @@ def run(submissions: list[Submission], rubric: Rubric, out: Path, jobs: int,
                     yield submission, internal_error(submission, rubric, f"the worker failed ({type(exc).__name__}: {exc})")
 
 
-def _start_worker(slots, parent: int, jobs: int) -> None:  # noqa: ANN001 (a multiprocessing queue)
-    global _slot
+def _start_worker(parent: int, jobs: int) -> None:
     os.environ["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // jobs))
-    _slot = slots.get()
     threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
 
 
@@ -71,4 +63,4 @@ def _exit_with_parent(parent: int) -> None:
 def _grade(submission: Submission, rubric: Rubric, out: Path, isolation: IsolationMode, selfcheck: bool) -> Row:
     from grader.api import grade_and_publish
 
-    return grade_and_publish(submission, rubric, out, isolation, _slot, selfcheck)
+    return grade_and_publish(submission, rubric, out, isolation, selfcheck)

@@ -9,8 +9,8 @@ A sandboxed kernel is started by this chain, every link a standard tool::
     bwrap --unshare-all --unshare-user --disable-userns --die-with-parent --clearenv ...
     <python> -m ipykernel_launcher -f <connection file>
 
-- The grader drops to an unprivileged uid (``SANDBOX_UID_BASE + slot``: one per parallel
-  slot) *before* bubblewrap starts: a root grader's user namespace would map the sandbox back
+- The grader drops to an unprivileged uid (``SANDBOX_UID_BASE + slot``: one per grading
+  process, leased machine-wide by :mod:`grader.slots`) *before* bubblewrap starts: a root grader's user namespace would map the sandbox back
   to uid 0, root-only files would be readable and ``RLIMIT_NPROC`` would not apply.
 - Inside: new user, network (no interfaces but loopback), PID, IPC, UTS and cgroup
   namespaces; ``/usr`` and a handful of ``/etc`` files read-only; the kernel's Python
@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from grader import slots
 from grader.environments import GRADER_ENVIRONMENT, KernelEnvironment
 from grader.errors import GraderError
 from grader.policy import ExecutionPolicy
@@ -202,7 +203,6 @@ class Jail:
 
     mode: IsolationMode
     policy: ExecutionPolicy
-    slot: int = 0
     kernel: KernelEnvironment = GRADER_ENVIRONMENT
     writable: list[Path] = field(default_factory=list)
     read_only: list[tuple[Path, Path]] = field(default_factory=list)  # (host path, path inside)
@@ -210,8 +210,9 @@ class Jail:
 
     @property
     def uid(self) -> int | None:
-        """The sandbox uid when the grader is root (and drops to it), else None."""
-        return SANDBOX_UID_BASE + self.slot if self.mode == "bubblewrap" and os.geteuid() == 0 else None
+        """The sandbox uid when the grader is root (and drops to it), else None: the one of
+        this process's leased slot (:func:`grader.slots.mine`), used by no other grading process."""
+        return SANDBOX_UID_BASE + slots.mine() if self.mode == "bubblewrap" and os.geteuid() == 0 else None
 
     def hand_over(self, path: Path) -> None:
         """Make a grader-created directory writable by the kernel's uid."""
@@ -222,7 +223,7 @@ class Jail:
         """Create the memory cgroup (call before the kernel starts)."""
         if self.mode == "bubblewrap":
             adopt_orphans()
-            self.cgroup = make_memory_cgroup(f"vaegrade-{os.getpid()}-{self.slot}", self.policy.memory_mb * MIB)
+            self.cgroup = make_memory_cgroup(f"vaegrade-{os.getpid()}", self.policy.memory_mb * MIB)
 
     def close(self) -> None:
         """Make sure nothing of the kernel survives (a fork storm's children would otherwise
@@ -385,7 +386,7 @@ def kernel_environment(threads: int, seed: int, home: Path, mode: IsolationMode,
 
 
 def check_available(policy: ExecutionPolicy) -> None:
-    """Start the sandbox once (as slot 0) and import ipykernel in it.
+    """Start the sandbox once (as this process's slot) and import ipykernel in it.
 
     Raises:
         SandboxUnavailable: bubblewrap is missing, user namespaces are refused (some CI

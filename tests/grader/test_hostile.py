@@ -89,10 +89,10 @@ def test_the_plain_submission_in_the_same_batch_is_graded_normally(corpus):
     assert victim.status == "graded" and victim.score == 10 and victim.execution.status == "completed"
 
 
-def test_each_slot_runs_as_its_own_unprivileged_uid(corpus):
+def test_each_worker_runs_as_its_own_unprivileged_uid(corpus):
     uids = {r.isolation.uid for r in corpus["results"].values()}
-    if os.geteuid() == 0:
-        assert uids == {sandbox.SANDBOX_UID_BASE, sandbox.SANDBOX_UID_BASE + 1}
+    if os.geteuid() == 0:  # two workers, each with the slot it leased
+        assert len(uids) == 2 and all(sandbox.SANDBOX_UID_BASE <= uid < sandbox.SANDBOX_UID_BASE + 256 for uid in uids)
     else:
         assert uids == {os.geteuid()}
 

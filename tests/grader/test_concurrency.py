@@ -1,0 +1,40 @@
+"""Two `vaegrade grade` runs on one machine at once (two TAs, a test beside a batch): each of
+their workers leases a sandbox slot of its own (grader/slots.py), so neither run's teardown
+kills the other's kernels, and both grade everything correctly."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from grader import sandbox
+from tests.conftest import ROOT
+from tests.grader.hostile_corpus import CORRECT_KL
+
+RUBRIC = ROOT / "tests" / "data" / "hostile.yaml"
+
+
+@pytest.mark.slow
+def test_two_concurrent_runs_both_finish_with_correct_scores(tmp_path):
+    runs = []
+    for run in ("ta1", "ta2"):
+        folder = tmp_path / run
+        folder.mkdir()
+        for index in range(2):  # each kernel outlives a teardown of the other run's
+            cells = [nbformat.v4.new_code_cell(CORRECT_KL), nbformat.v4.new_code_cell("import time\ntime.sleep(4)")]
+            nbformat.write(nbformat.v4.new_notebook(cells=cells), folder / f"student{index}.ipynb")
+        runs.append((folder, tmp_path / f"out-{run}"))
+    vaegrade = str(Path(sys.executable).with_name("vaegrade"))
+    processes = [subprocess.Popen([vaegrade, "grade", str(folder), "--rubric", str(RUBRIC), "--out", str(out), "--jobs", "2"],
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for folder, out in runs]
+    outputs = [process.communicate(timeout=300)[0] for process in processes]
+    assert [process.returncode for process in processes] == [0, 0], outputs
+    results = [json.loads(path.read_text()) for _, out in runs for path in sorted(out.glob("*/result.json"))]
+    assert [(r["status"], r["score"]) for r in results] == [("graded", 10.0)] * 4, outputs
+    if os.geteuid() == 0:  # four workers at once, four sandbox users
+        uids = {r["isolation"]["uid"] for r in results}
+        assert len(uids) == 4 and all(uid >= sandbox.SANDBOX_UID_BASE for uid in uids)
