@@ -19,6 +19,7 @@ from __future__ import annotations
 import bisect
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Callable
 
 from grader.report.document import Block, Document
@@ -144,13 +145,17 @@ class _Text:
         found = [m.span() for m in compiled.finditer(self.text) if m.end() > m.start()]
         if found:
             return found
-        for spelling in _SPELLINGS:
-            text, back = respell(self.text, spelling)
+        for text, back in self.respelled.values():
             found = [(back[m.start()], back[m.end()]) for m in compiled.finditer(text) if m.end() > m.start()]
             if found:
                 return found
         return [(bisect.bisect_left(self.origin, m.start()), bisect.bisect_left(self.origin, m.end()))
                 for m in compiled.finditer(self.document.text) if m.end() > m.start()]
+
+    @cached_property
+    def respelled(self) -> dict[str, tuple[str, list[int]]]:
+        """The normalised text in each spelling of question numbers (:func:`respell`), made once."""
+        return {spelling: respell(self.text, spelling) for spelling in _SPELLINGS}
 
     def where(self, position: int) -> str:
         return self.document.block_at(self.origin[position]).where
@@ -210,6 +215,7 @@ def _choose(text: _Text, how: Locate, found: list[tuple[int, int]], stops: list[
     if not found:
         return Answer("not found", note=f"nothing matches the label ({how.label})")
     markers = text.find(how.answer or DEFAULT_MARKER)
+    stops = sorted(stops + [start for start, _ in text.find(how.end)] if how.end else stops)  # found once, not per occurrence
     candidates = []
     for match in found:
         after = text.after_heading(match)
@@ -232,12 +238,12 @@ def _choose(text: _Text, how: Locate, found: list[tuple[int, int]], stops: list[
 
 
 def _stop(text: _Text, how: Locate, start: int, stops: list[int]) -> int:
+    """The first of ``stops`` (sorted: other questions' labels, ``end`` matches), or of the
+    headings when ``how.headings``, at or after ``start``; else the end of the text."""
     ends = [len(text.text)]
     following = bisect.bisect_left(stops, start)
     if following < len(stops):
         ends.append(stops[following])
-    if how.end:
-        ends += [span[0] for span in text.find(how.end) if span[0] >= start][:1]
     if how.headings:
         heading = bisect.bisect_left(text.headings, start)
         if heading < len(text.headings):

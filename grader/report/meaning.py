@@ -68,6 +68,13 @@ def model():  # noqa: ANN201 (a SentenceTransformer, imported only here)
                                  "pip install 'vaegrade[meaning]'") from exc
 
 
+@lru_cache(maxsize=1024)
+def _embed(texts: tuple[str, ...]):  # noqa: ANN202 (a numpy array)
+    """Unit-norm embeddings (len(texts), 384) float32; cached, so a rubric's meaning sentences
+    are embedded once per process, not once per answer."""
+    return model().encode(list(texts), normalize_embeddings=True, convert_to_numpy=True)
+
+
 def best_match(prose: str, meanings: list[str]) -> MeaningMatch | None:
     """The sentence of ``prose`` that best states any of ``meanings``, or None for no sentences.
 
@@ -77,8 +84,7 @@ def best_match(prose: str, meanings: list[str]) -> MeaningMatch | None:
     said = sentences(prose)
     if not said:
         return None
-    embeddings = model().encode(said + meanings, normalize_embeddings=True, convert_to_numpy=True)
-    similarity = embeddings[:len(said)] @ embeddings[len(said):].T
+    similarity = _embed(tuple(said)) @ _embed(tuple(meanings)).T
     best = MeaningMatch("", -2.0)
     for i, sentence in enumerate(said):
         for k, meaning in enumerate(meanings):
