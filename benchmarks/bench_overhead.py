@@ -101,12 +101,26 @@ def vaegrade(folder: Path, rubric: Path, out: Path, isolation: str) -> float:
     return time.monotonic() - started
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=3)
+def arguments(description: str, repeats: int) -> argparse.Namespace:
+    """``--repeats`` and ``--isolation``, parsed; then vaegrade byte-compiled (see the module's docstring)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--repeats", type=int, default=repeats)
     parser.add_argument("--isolation", choices=["bubblewrap", "none"], default="bubblewrap")
     args = parser.parse_args()
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "grader"), str(ROOT / "reference")], check=True)
+    return args
+
+
+def flagship_rubric() -> dict:
+    """``rubrics/vae_mnist.yaml`` with :data:`PARAMETERS` (every check, no handout)."""
+    rubric = yaml.safe_load((ROOT / "rubrics/vae_mnist.yaml").read_text())
+    rubric["parameters"] = PARAMETERS
+    rubric.pop("handout", None)
+    return rubric
+
+
+def main() -> None:
+    args = arguments(__doc__.splitlines()[0], repeats=3)
     with tempfile.TemporaryDirectory(prefix="vaegrade-bench-") as scratch:
         work = Path(scratch)
         plain, asserted = work / "plain.ipynb", work / "asserted.ipynb"
@@ -118,9 +132,7 @@ def main() -> None:
         shutil.copy(plain, single / "student.ipynb")
         for index in range(BATCH):
             shutil.copy(plain, batch / f"student{index}.ipynb")
-        full = yaml.safe_load((ROOT / "rubrics/vae_mnist.yaml").read_text())
-        full["parameters"] = PARAMETERS
-        full.pop("handout", None)
+        full = flagship_rubric()
         full_rubric, kl_rubric = work / "full.yaml", work / "kl.yaml"
         full_rubric.write_text(yaml.safe_dump(full))
         kl_rubric.write_text(yaml.safe_dump({**full, "checks": [full["checks"][0]]}))

@@ -5,17 +5,21 @@
     ─▶ scoring ─▶ Row (result + figures) ─▶ gradebook.sqlite ─▶ overrides (grader.overrides)
     ─▶ OUT/<submission>/result.json, artifacts.npz, feedback.html; OUT/gradebook.csv
 
-A batch grades in ``jobs`` worker processes, each with its own sandbox uid (its leased slot), and
-skips submissions the gradebook already holds for the same notebook, rubric and vaegrade
-version, so a batch killed half-way resumes where it stopped.
+A batch grades each submission as a :class:`Job` (:func:`grade_job`) wherever its executor
+runs it (:mod:`grader.workers`: here, local worker processes or a Dask cluster; each worker
+with its own sandbox uid), and skips submissions the gradebook already holds for the same
+notebook, rubric and vaegrade version, so a batch killed half-way resumes where it stopped.
+Only this process writes the gradebook and ``OUT``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
 import platform
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +31,7 @@ import numpy as np
 from pydantic import ValidationError
 
 import grader
-from grader import artifacts, feedback, parallel, scoring, source, transforms
+from grader import artifacts, feedback, scoring, source, transforms, workers
 from grader.checks.base import Evidence
 from grader.datasets import served_files
 from grader.environments import KernelEnvironment, ensure_environment
@@ -247,16 +251,44 @@ def publish(row: Row, destination: Path) -> None:
     (destination / "result.json").write_text(row.result.model_dump_json(indent=2), encoding="utf-8")
 
 
-def grade_and_publish(submission: Submission, rubric: Rubric, out: Path, isolation: IsolationMode,
-                      selfcheck: bool = False) -> Row:
-    """:func:`grade_submission` then :func:`publish`; an unforeseen grader failure becomes an
-    error result (status ``error``, ``internal`` set) instead of an exception."""
-    try:
-        row = grade_submission(submission, rubric, out, isolation, selfcheck)
-    except Exception as exc:  # one submission's unforeseen failure must not lose the others' grades
-        row = internal_error(submission, rubric, f"{type(exc).__name__}: {exc}")
-    publish(row, out / submission.name)
-    return row
+@dataclass(frozen=True)
+class Job:
+    """One submission to grade, with all :func:`grade_job` needs (picklable, for a worker)."""
+
+    submission: Submission
+    rubric: Rubric
+    isolation: IsolationMode = "bubblewrap"
+    selfcheck: bool = False
+
+
+@dataclass
+class Graded:
+    """What a worker sends back: the result and figures, and the other files of
+    ``OUT/<name>/`` (``executed.ipynb``, ``kernel.log``) as bytes."""
+
+    row: Row
+    files: dict[str, bytes]
+
+
+def grade_job(job: Job) -> Graded:
+    """Grade one submission (in a worker) into a private temporary folder and return what it
+    wrote, so that only the coordinating process writes ``OUT`` (which a cluster's workers need
+    not share). Never raises: an unforeseen grader failure becomes an ``internal`` error result
+    (never stored in the gradebook, so graded again next run), and so does a submission this
+    worker cannot see (a cluster's worker without the coordinator's shared file system): that is
+    no fault of the student's."""
+    if not job.submission.path.exists():
+        message = (f"the worker on {platform.node()} cannot see {job.submission.path}: a cluster's workers need "
+                   f"the submissions on a file system shared with the coordinator, at the same path")
+        return Graded(internal_error(job.submission, job.rubric, message), {})
+    with tempfile.TemporaryDirectory(prefix="vaegrade-job-") as folder:
+        try:
+            row = grade_submission(job.submission, job.rubric, Path(folder), job.isolation, job.selfcheck)
+        except Exception as exc:  # one submission's unforeseen failure must not lose the others' grades
+            row = internal_error(job.submission, job.rubric, f"{type(exc).__name__}: {exc}")
+        written = Path(folder) / job.submission.name
+        files = {path.name: path.read_bytes() for path in written.iterdir() if path.is_file()} if written.is_dir() else {}
+    return Graded(row, files)
 
 
 def internal_error(submission: Submission, rubric: Rubric, message: str) -> Row:
@@ -280,10 +312,12 @@ def grade_submissions(submissions: list[Submission], rubric: Rubric, out: Path, 
                       isolation: IsolationMode = "bubblewrap",
                       on_result: Callable[[SubmissionResult, bool], None] | None = None,
                       overrides: Overrides | None = None, selfcheck: bool = False, only: set[str] | None = None,
-                      force: bool = False) -> list[SubmissionResult]:
+                      force: bool = False, executor: workers.Executor | None = None) -> list[SubmissionResult]:
     """Grade a batch into ``OUT``: results the gradebook already holds are reused (and their
-    pages rebuilt if missing), the others graded in ``jobs`` worker processes; each result is
-    committed to ``OUT/gradebook.sqlite`` as it arrives, then ``OUT/gradebook.csv`` is written.
+    pages rebuilt if missing), the others graded by ``executor`` (else in ``jobs`` local worker
+    processes); each result is committed to ``OUT/gradebook.sqlite`` as it arrives (once: a
+    submission whose worker died is graded again by the executor, and its internal error, if
+    it never could be, is not stored), then ``OUT/gradebook.csv`` is written.
     With ``only`` (submission names), the others are not graded: their stored results are
     kept (and listed), and one with none is left out. ``force`` grades the chosen ones again
     even when the gradebook holds their result.
@@ -312,10 +346,18 @@ def grade_submissions(submissions: list[Submission], rubric: Rubric, out: Path, 
             finish(submission, row, True)
         elif chosen:
             pending.append(submission)
-    for submission, row in parallel.run(pending, rubric, out, jobs, isolation, selfcheck):
-        if not row.result.internal:
-            book.put(keys[submission.name], row)
-        finish(submission, row, False)
+    with contextlib.ExitStack() as stack:
+        executor = executor or stack.enter_context(workers.open_executor(jobs))
+        for job, graded in executor.map(grade_job, [Job(s, rubric, isolation, selfcheck) for s in pending]):
+            if isinstance(graded, workers.Lost):
+                graded = Graded(internal_error(job.submission, rubric, str(graded)), {})
+            destination = out / job.submission.name
+            destination.mkdir(parents=True, exist_ok=True)
+            for name, data in graded.files.items():
+                (destination / name).write_bytes(data)
+            if not graded.row.result.internal:
+                book.put(keys[job.submission.name], graded.row)
+            finish(job.submission, graded.row, False)
     book.close()
     ordered = [results[s.name] for s in submissions if s.name in results]
     write_csv(ordered, out / "gradebook.csv")

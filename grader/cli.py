@@ -1,7 +1,7 @@
 """The ``vaegrade`` command: thin verbs over :mod:`grader.api` and :mod:`grader.calibrate`.
 
     vaegrade grade SUBMISSION... --rubric RUBRIC --out OUT [--jobs N] [--isolation none] [--overrides CSV]
-                   [--only NAME...] [--force] [--json | --quiet]
+                   [--only NAME...] [--force] [--json | --quiet] [--scheduler tcp://HOST:8786 | --cluster local]
     vaegrade report REPORT --rubric RUBRIC [--notebook NB] --out OUT [--overrides CSV]
     vaegrade calibrate --rubric RUBRIC --notebook NB [--runs 5] --out FILE
     vaegrade check NOTEBOOK [--rubric PUBLIC_RUBRIC] [--out DIR]          (students: the public checks)
@@ -9,7 +9,8 @@
     vaegrade validate ASSIGNMENT_DIR [--out DIR] [--calibration-runs 2]   (CI before release)
 
 Exit status of ``grade``: 0 when every submission was graded, 1 when any could not be, 2 for a
-usage or rubric error or an unusable sandbox (reported before any notebook runs). ``check``: 0
+usage or rubric error, an unusable sandbox or no Dask worker that can grade (reported before
+any notebook runs). ``check``: 0
 when every public check passed, 1 otherwise. ``validate``: 0 when every item is ok, 1 otherwise.
 """
 
@@ -21,7 +22,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from grader import api, calibrate, progress, sandbox, validate
+from grader import api, calibrate, progress, sandbox, validate, workers
 from grader.environments import ensure_environment
 from grader.errors import GraderError
 from grader.overrides import apply_overrides, load_overrides
@@ -39,9 +40,10 @@ def _grade(args: argparse.Namespace) -> int:
     if not submissions:
         print("vaegrade: no notebooks found in " + ", ".join(map(str, args.submissions)), file=sys.stderr)
         return 2
-    if args.isolation == "bubblewrap":
+    on_cluster = args.scheduler is not None or args.cluster is not None
+    if args.isolation == "bubblewrap" and not on_cluster:  # a cluster's workers check their own sandbox
         sandbox.check_available(rubric.execution)
-    else:
+    elif args.isolation == "none":
         print("vaegrade: WARNING: --isolation none: student code runs as you, with your files and network",
               file=sys.stderr)
     only = set(args.only or [])
@@ -50,17 +52,23 @@ def _grade(args: argparse.Namespace) -> int:
         print(f"vaegrade: --only names no submission here: {', '.join(unknown)} (found: "
               f"{', '.join(s.name for s in submissions)})", file=sys.stderr)
         return 2
-    ensure_environment(rubric.environment.packages)  # built once, before any worker needs it
+    if args.scheduler is None:  # built once, before any local worker needs it (remote ones build their own)
+        ensure_environment(rubric.environment.packages)
     mode = progress.choose_mode(args.json, args.quiet)
     chosen = [s for s in submissions if not only or s.name in only]
-    if mode in ("live", "plain"):
-        print(f"grading {len(chosen)} submission(s) with rubric {rubric.name} into {args.out} "
-              f"({args.jobs} at a time, isolation: {args.isolation})", flush=True)
     overrides = load_overrides(args.overrides, rubric) if args.overrides else None
-    with progress.Reporter(mode, len(chosen), args.out) as reporter:
-        results = api.grade_submissions(submissions, rubric, args.out, args.jobs, args.isolation,
-                                        on_result=reporter.result, overrides=overrides,
-                                        only=only or None, force=args.force)
+    with workers.open_executor(args.jobs, args.scheduler, args.cluster, rubric.execution, args.isolation) as executor:
+        for message in getattr(executor, "refused", {}).values():
+            print(f"vaegrade: WARNING: {message}", file=sys.stderr)
+        where = (f"on the Dask cluster at {args.scheduler}" if args.scheduler else
+                 f"on a local Dask cluster of {args.jobs} workers" if args.cluster else f"{args.jobs} at a time")
+        if mode in ("live", "plain"):
+            print(f"grading {len(chosen)} submission(s) with rubric {rubric.name} into {args.out} "
+                  f"({where}, isolation: {args.isolation})", flush=True)
+        with progress.Reporter(mode, len(chosen), args.out) as reporter:
+            results = api.grade_submissions(submissions, rubric, args.out, args.jobs, args.isolation,
+                                            on_result=reporter.result, overrides=overrides,
+                                            only=only or None, force=args.force, executor=executor)
     return 0 if all(r.status == "graded" for r in results) else 1
 
 
@@ -167,7 +175,8 @@ def main(argv: list[str] | None = None) -> int:
     grade.add_argument("--rubric", required=True, type=Path)
     grade.add_argument("--out", required=True, type=Path,
                        help="results, feedback and gradebook.sqlite; run again with the same OUT to resume")
-    grade.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="notebooks graded at once (default: cores)")
+    grade.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                       help="notebooks graded at once here, or the workers of --cluster local (default: cores)")
     grade.add_argument("--isolation", **ISOLATION)
     grade.add_argument("--overrides", type=Path, help="CSV of manual grades: submission,check,score,comment")
     grade.add_argument("--only", nargs="+", metavar="NAME",
@@ -177,6 +186,10 @@ def main(argv: list[str] | None = None) -> int:
     shown = grade.add_mutually_exclusive_group()
     shown.add_argument("--json", action="store_true", help="one JSON object per submission on stdout, for scripts")
     shown.add_argument("--quiet", action="store_true", help="print only the closing count")
+    dask = grade.add_mutually_exclusive_group()
+    dask.add_argument("--scheduler", metavar="tcp://HOST:8786",
+                      help="grade on this running Dask cluster (pip install 'vaegrade[dask]'; see the README)")
+    dask.add_argument("--cluster", choices=["local"], help="local: grade on a Dask LocalCluster of --jobs workers")
     grade.set_defaults(run=_grade)
     report = verbs.add_parser("report", help="check a written report (PDF, Markdown, text or notebook) on its own")
     report.add_argument("report", type=Path, help="the report: .pdf, .md, .txt or .ipynb")

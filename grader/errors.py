@@ -1,10 +1,15 @@
 """The grader's exceptions, one tree rooted at :class:`GraderError`.
 
     GraderError
-    ├── RubricError        a rubric file is unreadable or invalid (path, line)
-    ├── SubmissionError    a submission cannot be read as a notebook (path)
-    ├── ReportError        a written report cannot be read (path), or an overrides file is invalid
-    └── ArtifactError      a probe artifact is missing, unsafe or malformed (path)
+    ├── RubricError           a rubric file is unreadable or invalid (path, line)
+    ├── SubmissionError       a submission cannot be read as a notebook (path)
+    ├── ReportError           a written report cannot be read (path), or an overrides file is invalid
+    ├── ArtifactError         a probe artifact is missing, unsafe or malformed (path)
+    ├── SandboxUnavailable    student code cannot be sandboxed here (grader.sandbox)
+    ├── NoSlot                every sandbox slot is leased (grader.slots)
+    ├── EnvironmentBuildError a rubric's kernel environment cannot be built (grader.environments)
+    ├── ClusterUnavailable    no Dask cluster, or no worker of it, can grade (grader.workers)
+    └── Lost                  a worker died on every attempt at a submission (grader.workers)
 
 Problems inside a student's notebook (a cell that raises, a timeout, a dead kernel) are not
 exceptions: they become fields of :class:`grader.results.ExecutionReport`.

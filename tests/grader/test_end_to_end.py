@@ -209,7 +209,7 @@ def test_dead_kernel_is_a_structured_error(tmp_path):
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import os\nos._exit(3)")])
     path = tmp_path / "dies.ipynb"
     nbformat.write(nb, path)
-    got = api.grade_and_publish(Submission("dies", path), load_rubric(RUBRIC), tmp_path / "out", "bubblewrap").result
+    got, = api.grade_submissions([Submission("dies", path)], load_rubric(RUBRIC), tmp_path / "out")
     assert got.status == "error" and got.execution.status == "kernel_died"
     assert got.error == "the kernel died while running cell 1 (`import os`)"
     assert (tmp_path / "out" / "dies" / "feedback.html").exists()

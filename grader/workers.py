@@ -1,0 +1,140 @@
+"""Where a batch's submissions are graded: this process, a pool of local worker processes, or a
+Dask cluster, behind one small interface.
+
+    executor.map(fn, items) ─▶ (item, fn(item)) in completion order, or (item, Lost) when the
+                               machinery failed: a worker died every time it was tried
+
+An executor knows nothing of grading: :mod:`grader.api` hands it a picklable function and the
+jobs, and alone turns a :class:`Lost` into an ``internal`` error result, which the gradebook
+never stores (the next run grades that submission again).
+
+- :class:`Inline` calls ``fn`` here, one item after another.
+- :class:`ProcessPool` spawns ``jobs`` local workers (``spawn``: the grader process holds torch's
+  thread pools, which a fork would copy mid-state), each with its share of the cores for the
+  grader's own tensor work (``OMP_NUM_THREADS``, set before it imports torch). A worker exits on
+  its own when the coordinating process dies (a killed batch leaves no orphans grading on). A
+  worker that dies (SIGKILL, the OOM killer) breaks the pool; its items are tried again in a
+  new pool, up to :data:`ATTEMPTS` times each.
+- :class:`grader.dask_workers.DaskCluster` submits to a Dask cluster (imported only then).
+
+Every sandbox a worker starts runs as that worker process's own leased uid
+(:mod:`grader.slots`), so workers on one machine, and other runs beside them, never share one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import threading
+import time
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from typing import Callable, Iterator, Protocol, Sequence, TypeVar
+
+from grader.errors import GraderError
+from grader.policy import ExecutionPolicy
+from grader.sandbox import IsolationMode, kill_children
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+#: How many times a local pool tries an item whose worker died, before it is :class:`Lost`.
+ATTEMPTS = 3
+
+
+class Lost(GraderError):
+    """An item the executor could not get graded (its worker died on every attempt, or the
+    cluster went away); says what happened, for the internal error result."""
+
+
+class ClusterUnavailable(GraderError):
+    """No Dask cluster to grade on: ``distributed`` is missing, the scheduler cannot be reached,
+    or no worker of it can grade."""
+
+
+class Executor(Protocol):
+    def map(self, fn: Callable[[T], R], items: Sequence[T]) -> Iterator[tuple[T, R | Lost]]:
+        """Call ``fn`` on every item, yielding each with its result as it finishes."""
+
+
+class Inline:
+    """Grade in this process, one item after another."""
+
+    def map(self, fn: Callable[[T], R], items: Sequence[T]) -> Iterator[tuple[T, R | Lost]]:
+        for item in items:
+            yield item, fn(item)
+
+
+class ProcessPool:
+    """``jobs`` spawned local worker processes (see the module's docstring); one item alone is
+    graded :class:`Inline`, sparing a worker's start-up (its imports: seconds of CPU)."""
+
+    def __init__(self, jobs: int) -> None:
+        self.jobs = jobs
+
+    def map(self, fn: Callable[[T], R], items: Sequence[T]) -> Iterator[tuple[T, R | Lost]]:
+        if len(items) <= 1:
+            yield from Inline().map(fn, items)
+            return
+        tries = dict.fromkeys(range(len(items)), 0)
+        pending = list(range(len(items)))
+        context = multiprocessing.get_context("spawn")
+        while pending:
+            with ProcessPoolExecutor(self.jobs, mp_context=context, initializer=_start_worker,
+                                     initargs=(os.getpid(), self.jobs)) as pool:
+                futures = {pool.submit(fn, items[index]): index for index in pending}
+                pending = []
+                while futures:
+                    done, _ = wait(futures, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        index = futures.pop(future)
+                        error = future.exception()
+                        if error is None:
+                            yield items[index], future.result()
+                            continue
+                        tries[index] += 1
+                        if isinstance(error, BrokenProcessPool) and tries[index] < ATTEMPTS:
+                            pending.append(index)  # a worker died: this item goes to a new pool
+                        else:
+                            yield items[index], Lost(f"the worker failed on {tries[index]} attempt(s) "
+                                                     f"({type(error).__name__}: {error})")
+
+
+def _start_worker(parent: int, jobs: int) -> None:
+    os.environ["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // jobs))
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
+
+
+def _exit_with_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    kill_children()
+    os._exit(1)
+
+
+@contextlib.contextmanager
+def open_executor(jobs: int, scheduler: str | None = None, cluster: str | None = None,
+                  policy: ExecutionPolicy | None = None, isolation: IsolationMode = "bubblewrap") -> Iterator[Executor]:
+    """The executor for a batch: the Dask cluster at ``scheduler`` (``tcp://HOST:8786``), a
+    ``LocalCluster`` of ``jobs`` single-threaded worker processes (``cluster="local"``), or
+    else a local pool of ``jobs`` workers (:class:`Inline` for one). A Dask cluster's workers are
+    checked against ``policy`` and ``isolation`` before any work is sent
+    (:func:`grader.dask_workers.open_cluster`).
+
+    Raises:
+        ClusterUnavailable: ``distributed`` is not installed (``pip install 'vaegrade[dask]'``),
+            the scheduler does not answer within 30 s, no worker joins it within 120 s, or no
+            worker can grade.
+    """
+    if scheduler is None and cluster is None:
+        yield Inline() if jobs <= 1 else ProcessPool(jobs)
+        return
+    try:
+        import distributed  # noqa: F401
+    except ImportError:
+        raise ClusterUnavailable("grading on a Dask cluster needs `distributed`: pip install 'vaegrade[dask]'") from None
+    from grader.dask_workers import open_cluster
+
+    with open_cluster(jobs, scheduler, policy or ExecutionPolicy(), isolation) as cluster:
+        yield cluster
