@@ -3,6 +3,8 @@
     vaegrade grade SUBMISSION... --rubric RUBRIC --out OUT [--jobs N] [--isolation none] [--overrides CSV]
                    [--only NAME...] [--force] [--json | --quiet] [--scheduler tcp://HOST:8786 | --cluster local]
     vaegrade report REPORT --rubric RUBRIC [--notebook NB] --out OUT [--overrides CSV]
+    vaegrade summary OUT                                                 (how the class did)
+    vaegrade export OUT --format canvas|gradescope|long-csv|long-json --to PATH [--roster CSV] [--rubric R]
     vaegrade calibrate --rubric RUBRIC --notebook NB [--runs 5] --out FILE
     vaegrade check NOTEBOOK [--rubric PUBLIC_RUBRIC] [--out DIR]          (students: the public checks)
     vaegrade bundle --rubric RUBRIC --out DIR                             (what students are handed)
@@ -22,7 +24,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from grader import api, calibrate, progress, sandbox, validate, workers
+from grader import api, calibrate, exports, progress, sandbox, summary, validate, workers
 from grader.environments import ensure_environment
 from grader.errors import GraderError
 from grader.overrides import apply_overrides, load_overrides
@@ -104,6 +106,18 @@ def describe_report(result: SubmissionResult) -> str:
                 lines.append(f"    {check_id.rsplit('.', 1)[1]:<10} {check.score:g}/{check.max_score:g} "
                              f"{check.status}: {check.message}{manual}")
     return "\n".join(lines)
+
+
+def _summary(args: argparse.Namespace) -> int:
+    print(summary.render_text(summary.summarise(exports.load_results(args.out))))
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    rubric = load_rubric(args.rubric) if args.rubric else None
+    written = exports.export(args.out, args.format, args.to, rubric, args.roster, args.assignment)
+    print(f"{args.format}: wrote {len(written)} file(s): {written[0] if len(written) == 1 else args.to}")
+    return 0
 
 
 def _calibrate(args: argparse.Namespace) -> int:
@@ -198,6 +212,18 @@ def main(argv: list[str] | None = None) -> int:
     report.add_argument("--out", required=True, type=Path, help="OUT/<name>/result.json and feedback.html")
     report.add_argument("--overrides", type=Path, help="CSV of manual grades: submission,check,score,comment")
     report.set_defaults(run=_report)
+    summarised = verbs.add_parser("summary", help="how the class did: scores, each check's pass rate, failures")
+    summarised.add_argument("out", type=Path, help="the OUT folder of `vaegrade grade`")
+    summarised.set_defaults(run=_summary)
+    export = verbs.add_parser("export", help="grades from OUT in the formats Canvas, Gradescope and pandas import")
+    export.add_argument("out", type=Path, help="the OUT folder of `vaegrade grade`")
+    export.add_argument("--format", required=True, choices=["canvas", "gradescope", "long-csv", "long-json"])
+    export.add_argument("--to", required=True, type=Path,
+                        help="the file to write (gradescope: a folder of <submission>/results.json)")
+    export.add_argument("--roster", type=Path, help="canvas: CSV of submission,Student,ID,SIS User ID,SIS Login ID,Section")
+    export.add_argument("--assignment", help="canvas: the assignment's column (default: the rubric's name)")
+    export.add_argument("--rubric", type=Path, help="gradescope: the rubric (its hidden checks show after publishing)")
+    export.set_defaults(run=_export)
     cal = verbs.add_parser("calibrate", help="derive thresholds from repeated runs of a reference solution")
     cal.add_argument("--rubric", required=True, type=Path)
     cal.add_argument("--notebook", required=True, type=Path, help="the reference solution")

@@ -4,6 +4,7 @@
     ├── RubricError           a rubric file is unreadable or invalid (path, line)
     ├── SubmissionError       a submission cannot be read as a notebook (path)
     ├── ReportError           a written report cannot be read (path), or an overrides file is invalid
+    ├── ExportError           grades cannot be exported (path): nothing graded, a bad roster
     ├── ArtifactError         a probe artifact is missing, unsafe or malformed (path)
     ├── SandboxUnavailable    student code cannot be sandboxed here (grader.sandbox)
     ├── NoSlot                every sandbox slot is leased (grader.slots)
@@ -43,6 +44,14 @@ class SubmissionError(GraderError):
 
 class ReportError(GraderError):
     """A report file (PDF, Markdown, text) or an overrides file cannot be read or is invalid."""
+
+    def __init__(self, path: Path | str, message: str) -> None:
+        self.path, self.message = Path(path), message
+        super().__init__(f"{path}: {message}")
+
+
+class ExportError(GraderError):
+    """Grades cannot be exported: nothing graded in OUT, a bad roster, a missing option."""
 
     def __init__(self, path: Path | str, message: str) -> None:
         self.path, self.message = Path(path), message

@@ -1,0 +1,105 @@
+"""`vaegrade summary` and `vaegrade export` on a really graded class: statistics that agree with
+the gradebook; a Canvas import CSV with Canvas's identity columns
+and Points Possible row, Gradescope results.json files valid against the documented format (a
+hidden check shown only after publishing), and long rows that add up to the gradebook's scores."""
+
+import csv
+import io
+import json
+
+import jsonschema
+import nbformat
+import pytest
+import yaml
+
+from grader import exports, summary
+from grader.cli import main
+from tests.conftest import ROOT
+from tests.grader.hostile_corpus import CORRECT_KL, WRONG_KL
+
+SCHEMA = json.loads((ROOT / "tests" / "data" / "gradescope_results.schema.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    """A class of three (right, wrong, not a notebook) graded with a visible and a hidden KL check."""
+    tmp = tmp_path_factory.mktemp("exports")
+    rubric = yaml.safe_load((ROOT / "tests" / "data" / "hostile.yaml").read_text())
+    rubric["execution"].update(cell_timeout=120, notebook_timeout=240)
+    rubric["checks"].append({**rubric["checks"][0], "id": "kl_hidden", "title": "KL, hidden cases", "visibility": "hidden"})
+    (tmp / "rubric.yaml").write_text(yaml.safe_dump(rubric))
+    folder = tmp / "class"
+    folder.mkdir()
+    for name, source in (("ada", CORRECT_KL), ("bob", WRONG_KL)):
+        nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)]), folder / f"{name}.ipynb")
+    (folder / "cy").mkdir()  # a student folder with no notebook: an error, not a grade
+    assert main(["grade", str(folder), "--rubric", str(tmp / "rubric.yaml"), "--out", str(tmp / "out"),
+                 "--quiet"]) == 1
+    return tmp
+
+
+def test_canvas_csv_has_canvas_columns_points_and_blank_for_the_ungraded(graded, capsys):
+    roster = graded / "roster.csv"
+    roster.write_text("submission,Student,ID,SIS User ID,SIS Login ID,Section\n"
+                      "ada,\"Lovelace, Ada\",101,S1,ada1,VAE 2026\nbob,\"Smith, Bob\",102,S2,bob2,VAE 2026\n"
+                      "cy,\"Young, Cy\",103,S3,cy3,VAE 2026\ndee,\"Dee, Dee\",104,S4,dee4,VAE 2026\n")
+    to = graded / "canvas.csv"
+    assert main(["export", str(graded / "out"), "--format", "canvas", "--to", str(to), "--roster", str(roster),
+                 "--assignment", "VAE homework (1234)"]) == 0
+    rows = list(csv.reader(io.StringIO(to.read_text())))
+    assert rows[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "VAE homework (1234)"]
+    assert rows[1] == ["Points Possible", "", "", "", "", "20"]
+    assert [(r[0], r[1], r[5]) for r in rows[2:]] == [
+        ("Lovelace, Ada", "101", "20"), ("Smith, Bob", "102", "0"), ("Young, Cy", "103", ""), ("Dee, Dee", "104", "")]
+
+    roster.write_text("submission,Student,ID\nada,\"Lovelace, Ada\",101\n")
+    assert main(["export", str(graded / "out"), "--format", "canvas", "--to", str(to), "--roster", str(roster)]) == 2
+    assert "submissions missing from the roster: bob, cy" in capsys.readouterr().err
+
+
+def test_gradescope_results_validate_and_hide_the_hidden_check(graded):
+    to = graded / "gradescope"
+    assert main(["export", str(graded / "out"), "--format", "gradescope", "--to", str(to),
+                 "--rubric", str(graded / "rubric.yaml")]) == 0
+    written = {path.parent.name: json.loads(path.read_text()) for path in sorted(to.glob("*/results.json"))}
+    assert sorted(written) == ["ada", "bob", "cy"]
+    for results in written.values():
+        jsonschema.validate(results, SCHEMA)
+    ada = written["ada"]
+    assert ada["score"] == 20 and [(t["number"], t["status"], t["visibility"]) for t in ada["tests"]] == [
+        ("kl_divergence", "passed", "visible"), ("kl_hidden", "passed", "after_published")]
+    assert written["bob"]["score"] == 0 and {t["status"] for t in written["bob"]["tests"]} == {"failed"}
+    assert written["cy"]["score"] == 0 and "holds no .ipynb notebook" in written["cy"]["output"]
+
+
+def test_long_rows_add_up_to_each_submissions_score(graded):
+    assert main(["export", str(graded / "out"), "--format", "long-json", "--to", str(graded / "long.json")]) == 0
+    rows = json.loads((graded / "long.json").read_text())
+    totals: dict[str, float] = {}
+    for row in rows:
+        totals[row["submission"]] = totals.get(row["submission"], 0) + (row["check_score"] or 0)
+    assert totals == {"ada": 20, "bob": 0, "cy": 0}
+    assert main(["export", str(graded / "out"), "--format", "long-csv", "--to", str(graded / "long.csv")]) == 0
+    table = list(csv.DictReader(io.StringIO((graded / "long.csv").read_text())))
+    assert [(r["submission"], r["check"]) for r in table] == [(r["submission"], r["check"]) for r in rows]
+
+
+def test_export_of_an_empty_folder_says_what_to_do(tmp_path, capsys):
+    assert main(["export", str(tmp_path), "--format", "long-csv", "--to", str(tmp_path / "x.csv")]) == 2
+    assert "no graded submissions here" in capsys.readouterr().err
+
+
+def test_summary_agrees_with_the_gradebook(graded, capsys):
+    book = list(csv.DictReader(io.StringIO((graded / "out" / "gradebook.csv").read_text())))
+    got = summary.summarise(exports.load_results(graded / "out"))
+    assert sorted(got.scores) == sorted(float(row["score"]) for row in book if row["status"] == "graded")
+    assert got.ungraded == [(row["submission"], row["error"]) for row in book if row["status"] != "graded"]
+    for check in got.checks:
+        column = [float(row[check.id]) for row in book if row["status"] == "graded"]
+        assert (check.graded, check.passed, check.mean_score) == (len(column), column.count(check.max_score),
+                                                                 sum(column) / len(column))
+        assert check.common_failure[1] == 1 and "values differ from the reference" in check.common_failure[0]
+    assert [count for _, _, count in summary.histogram(got.scores, got.max_score)] == [1, 0, 0, 0, 0, 0, 0, 0, 0, 1]
+    assert main(["summary", str(graded / "out")]) == 0
+    printed = capsys.readouterr().out
+    assert "2 graded, 1 could not be graded" in printed and "kl_hidden       1/2" in printed
