@@ -3,7 +3,7 @@
     notebook ─read─▶ transforms ─▶ executor in a sandbox (+ probe cell) ─▶ artifacts ─▶ checks
     notebook's Markdown or report file (PDF, Markdown, text) ─▶ report checks (grader.report)
     ─▶ scoring ─▶ Row (result + figures) ─▶ gradebook.sqlite ─▶ overrides (grader.overrides)
-    ─▶ OUT/<submission>/result.json, artifacts.npz, feedback.html; OUT/gradebook.csv
+    ─▶ OUT/<submission>/result.json, artifacts.npz, feedback.html; OUT/gradebook.csv, index.html
 
 A batch grades each submission as a :class:`Job` (:func:`grade_job`) wherever its executor
 runs it (:mod:`grader.workers`: here, local worker processes or a Dask cluster; each worker
@@ -31,7 +31,7 @@ import numpy as np
 from pydantic import ValidationError
 
 import grader
-from grader import artifacts, feedback, scoring, source, transforms, workers
+from grader import artifacts, feedback, scoring, source, summary, transforms, workers
 from grader.checks.base import Evidence
 from grader.datasets import served_files
 from grader.environments import KernelEnvironment, ensure_environment
@@ -39,6 +39,7 @@ from grader.errors import ArtifactError, SubmissionError
 from grader.evaluation import Preparation, evaluate_checks
 from grader.executor import run_notebook
 from grader.gradebook import Gradebook, Key, Row, write_csv
+from grader.late import Lateness
 from grader.overrides import Overrides, apply_overrides
 from grader.public import PUBLIC_SUFFIX, public_yaml
 from grader.report.run import check_submission_report, find_report_file
@@ -300,29 +301,32 @@ def internal_error(submission: Submission, rubric: Rubric, message: str) -> Row:
 
 def gradebook_key(submission: Submission, rubric: Rubric, selfcheck: bool = False) -> Key:
     """What a result depends on: the notebook's bytes, and the report file's when the rubric
-    reads one; the rubric, and whether self-check ran beside grading."""
+    reads one; the rubric (but its late policy), and whether self-check ran beside grading."""
     digest = submission.sha256
     report_file = find_report_file(submission.path, rubric.report) if rubric.report else None
     if report_file is not None:
         digest += "+" + hashlib.sha256(report_file.read_bytes()).hexdigest()
-    return Key(submission.name, digest, rubric.sha256 + ("+selfcheck" if selfcheck else ""), grader.__version__)
+    return Key(submission.name, digest, rubric.grading_sha256 + ("+selfcheck" if selfcheck else ""), grader.__version__)
 
 
 def grade_submissions(submissions: list[Submission], rubric: Rubric, out: Path, jobs: int = 1,
                       isolation: IsolationMode = "bubblewrap",
                       on_result: Callable[[SubmissionResult, bool], None] | None = None,
                       overrides: Overrides | None = None, selfcheck: bool = False, only: set[str] | None = None,
-                      force: bool = False, executor: workers.Executor | None = None) -> list[SubmissionResult]:
+                      force: bool = False, executor: workers.Executor | None = None,
+                      lateness: Lateness | None = None) -> list[SubmissionResult]:
     """Grade a batch into ``OUT``: results the gradebook already holds are reused (and their
     pages rebuilt if missing), the others graded by ``executor`` (else in ``jobs`` local worker
     processes); each result is committed to ``OUT/gradebook.sqlite`` as it arrives (once: a
     submission whose worker died is graded again by the executor, and its internal error, if
-    it never could be, is not stored), then ``OUT/gradebook.csv`` is written.
+    it never could be, is not stored), then ``OUT/gradebook.csv`` and the class overview
+    ``OUT/index.html`` are written.
     With ``only`` (submission names), the others are not graded: their stored results are
     kept (and listed), and one with none is left out. ``force`` grades the chosen ones again
     even when the gradebook holds their result.
-    The gradebook keeps the grader's own results; ``overrides`` (manual grades) are applied on
-    top when publishing, so the CSV and the pages show them. ``on_result(result, reused)`` is
+    The gradebook keeps the grader's own results; ``overrides`` (manual grades), then
+    ``lateness`` (the late policy's deductions), are applied on top when publishing, so the CSV
+    and the pages show them. ``on_result(result, reused)`` is
     called once per chosen submission, with the overrides applied. ``selfcheck``: see :func:`grade_submission`.
     """
     out.mkdir(parents=True, exist_ok=True)
@@ -331,6 +335,7 @@ def grade_submissions(submissions: list[Submission], rubric: Rubric, out: Path, 
 
     def finish(submission: Submission, row: Row, reused: bool) -> None:
         result = apply_overrides(row.result, overrides or {})
+        result = lateness.apply(result) if lateness is not None else result
         if result is not row.result or not _published(result, out / submission.name):
             publish(Row(result, row.figures_npz), out / submission.name)
         results[submission.name] = result
@@ -361,6 +366,7 @@ def grade_submissions(submissions: list[Submission], rubric: Rubric, out: Path, 
     book.close()
     ordered = [results[s.name] for s in submissions if s.name in results]
     write_csv(ordered, out / "gradebook.csv")
+    summary.write_overview(ordered, out / "index.html")
     return ordered
 
 

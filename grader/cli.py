@@ -2,9 +2,11 @@
 
     vaegrade grade SUBMISSION... --rubric RUBRIC --out OUT [--jobs N] [--isolation none] [--overrides CSV]
                    [--only NAME...] [--force] [--json | --quiet] [--scheduler tcp://HOST:8786 | --cluster local]
+                   [--submission-times CSV]
     vaegrade report REPORT --rubric RUBRIC [--notebook NB] --out OUT [--overrides CSV]
     vaegrade summary OUT                                                 (how the class did)
     vaegrade export OUT --format canvas|gradescope|long-csv|long-json --to PATH [--roster CSV] [--rubric R]
+    vaegrade gradescope --rubric RUBRIC --out autograder.zip [--isolation none] [--wheel WHL]
     vaegrade calibrate --rubric RUBRIC --notebook NB [--runs 5] --out FILE
     vaegrade check NOTEBOOK [--rubric PUBLIC_RUBRIC] [--out DIR]          (students: the public checks)
     vaegrade bundle --rubric RUBRIC --out DIR                             (what students are handed)
@@ -24,15 +26,16 @@ import sys
 import tempfile
 from pathlib import Path
 
-from grader import api, calibrate, exports, progress, sandbox, summary, validate, workers
+from grader import api, calibrate, exports, gradescope, progress, sandbox, summary, validate, workers
 from grader.environments import ensure_environment
-from grader.errors import GraderError
+from grader.errors import ClassFileError, GraderError
+from grader.late import Lateness, file_times, read_times
 from grader.overrides import apply_overrides, load_overrides
 from grader.public import find_public_rubric, load_public, write_bundle
 from grader.report.answers import place
 from grader.report.run import check_report_file
 from grader.results import SubmissionResult, check_lines
-from grader.rubric import load_rubric
+from grader.rubric import Rubric, load_rubric
 from grader.submissions import CHECK_FOLDER, Submission, find_submissions, read_notebook
 
 
@@ -59,6 +62,7 @@ def _grade(args: argparse.Namespace) -> int:
     mode = progress.choose_mode(args.json, args.quiet)
     chosen = [s for s in submissions if not only or s.name in only]
     overrides = load_overrides(args.overrides, rubric) if args.overrides else None
+    lateness = _lateness(args, rubric, submissions)
     with workers.open_executor(args.jobs, args.scheduler, args.cluster, rubric.execution, args.isolation) as executor:
         for message in getattr(executor, "refused", {}).values():
             print(f"vaegrade: WARNING: {message}", file=sys.stderr)
@@ -70,8 +74,25 @@ def _grade(args: argparse.Namespace) -> int:
         with progress.Reporter(mode, len(chosen), args.out) as reporter:
             results = api.grade_submissions(submissions, rubric, args.out, args.jobs, args.isolation,
                                             on_result=reporter.result, overrides=overrides,
-                                            only=only or None, force=args.force, executor=executor)
+                                            only=only or None, force=args.force, executor=executor,
+                                            lateness=lateness)
     return 0 if all(r.status == "graded" for r in results) else 1
+
+
+def _lateness(args: argparse.Namespace, rubric: Rubric, submissions: list[Submission]) -> Lateness | None:
+    """The rubric's late policy with the submission times of ``--submission-times`` (else the
+    notebooks' modification times); None without a policy."""
+    if rubric.late is None:
+        if args.submission_times:
+            raise ClassFileError(args.rubric, "--submission-times needs a `late:` section in the rubric")
+        return None
+    if args.submission_times:
+        times = read_times(args.submission_times)
+        for name in sorted({s.name for s in submissions} - set(times)):
+            print(f"vaegrade: WARNING: {args.submission_times} has no time for {name}: no late deduction for it",
+                  file=sys.stderr)
+        return Lateness(rubric.late, times, f"the LMS's times in {args.submission_times.name}")
+    return Lateness(rubric.late, file_times(submissions), "the notebook file's modification time")
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -117,6 +138,12 @@ def _export(args: argparse.Namespace) -> int:
     rubric = load_rubric(args.rubric) if args.rubric else None
     written = exports.export(args.out, args.format, args.to, rubric, args.roster, args.assignment)
     print(f"{args.format}: wrote {len(written)} file(s): {written[0] if len(written) == 1 else args.to}")
+    return 0
+
+
+def _gradescope(args: argparse.Namespace) -> int:
+    package = gradescope.write_package(args.rubric, args.out, args.isolation, args.wheel)
+    print(f"Gradescope autograder: {package} (upload it as the assignment's autograder zip)")
     return 0
 
 
@@ -193,6 +220,9 @@ def main(argv: list[str] | None = None) -> int:
                        help="notebooks graded at once here, or the workers of --cluster local (default: cores)")
     grade.add_argument("--isolation", **ISOLATION)
     grade.add_argument("--overrides", type=Path, help="CSV of manual grades: submission,check,score,comment")
+    grade.add_argument("--submission-times", type=Path,
+                       help="for the rubric's late policy: CSV of submission,submitted_at (ISO 8601 with offset) from "
+                            "the LMS (default: the notebooks' modification times)")
     grade.add_argument("--only", nargs="+", metavar="NAME",
                        help="grade only these submissions (by name); the others keep their stored results")
     grade.add_argument("--force", action="store_true",
@@ -224,6 +254,13 @@ def main(argv: list[str] | None = None) -> int:
     export.add_argument("--assignment", help="canvas: the assignment's column (default: the rubric's name)")
     export.add_argument("--rubric", type=Path, help="gradescope: the rubric (its hidden checks show after publishing)")
     export.set_defaults(run=_export)
+    package = verbs.add_parser("gradescope", help="write a Gradescope autograder zip that grades with a rubric")
+    package.add_argument("--rubric", required=True, type=Path)
+    package.add_argument("--out", required=True, type=Path, help="the zip to write (autograder.zip)")
+    package.add_argument("--isolation", choices=["bubblewrap", "none"], default="bubblewrap",
+                         help="none where Gradescope's container refuses bubblewrap's user namespaces")
+    package.add_argument("--wheel", type=Path, help="vaegrade's wheel to ship (default: built from this checkout)")
+    package.set_defaults(run=_gradescope)
     cal = verbs.add_parser("calibrate", help="derive thresholds from repeated runs of a reference solution")
     cal.add_argument("--rubric", required=True, type=Path)
     cal.add_argument("--notebook", required=True, type=Path, help="the reference solution")

@@ -4,7 +4,7 @@
     ├── RubricError           a rubric file is unreadable or invalid (path, line)
     ├── SubmissionError       a submission cannot be read as a notebook (path)
     ├── ReportError           a written report cannot be read (path), or an overrides file is invalid
-    ├── ExportError           grades cannot be exported (path): nothing graded, a bad roster
+    ├── ClassFileError        nothing graded in OUT, a bad roster or submission-times file (path)
     ├── ArtifactError         a probe artifact is missing, unsafe or malformed (path)
     ├── SandboxUnavailable    student code cannot be sandboxed here (grader.sandbox)
     ├── NoSlot                every sandbox slot is leased (grader.slots)
@@ -50,8 +50,9 @@ class ReportError(GraderError):
         super().__init__(f"{path}: {message}")
 
 
-class ExportError(GraderError):
-    """Grades cannot be exported: nothing graded in OUT, a bad roster, a missing option."""
+class ClassFileError(GraderError):
+    """A class-level file cannot be used: nothing graded in OUT to export or summarise, an
+    invalid roster or submission-times CSV (the line), an option the rubric does not support."""
 
     def __init__(self, path: Path | str, message: str) -> None:
         self.path, self.message = Path(path), message

@@ -11,7 +11,8 @@ Read from the published ``OUT/<submission>/result.json`` files (so manual grades
 - ``gradescope``: one ``results.json`` per submission in Gradescope's autograder format
   (``score``, ``execution_time``, ``output``, ``tests`` with ``name``, ``number``, ``score``,
   ``max_score``, ``status``, ``output``, ``visibility``; Gradescope autograder docs,
-  "Autograder Specifications"). A rubric's ``hidden`` check is ``after_published``.
+  "Autograder Specifications"). A rubric's ``hidden`` check is ``after_published``; a late
+  deduction is in the score and said in the output.
 - ``long-csv`` / ``long-json``: one row per submission and check, for pandas.
 """
 
@@ -23,7 +24,7 @@ import json
 from pathlib import Path
 from typing import Literal
 
-from grader.errors import ExportError
+from grader.errors import ClassFileError
 from grader.results import SubmissionResult
 from grader.rubric import Rubric
 
@@ -38,11 +39,11 @@ def load_results(out: Path) -> list[SubmissionResult]:
     """Every published result under ``OUT``, sorted by submission name.
 
     Raises:
-        ExportError: ``OUT`` holds no ``*/result.json`` (not graded yet, or the wrong folder).
+        ClassFileError: ``OUT`` holds no ``*/result.json`` (not graded yet, or the wrong folder).
     """
     paths = sorted(out.glob("*/result.json"))
     if not paths:
-        raise ExportError(out, "no graded submissions here (no */result.json): run `vaegrade grade ... --out` first")
+        raise ClassFileError(out, "no graded submissions here (no */result.json): run `vaegrade grade ... --out` first")
     return sorted((SubmissionResult.model_validate_json(p.read_text(encoding="utf-8")) for p in paths),
                   key=lambda r: r.submission)
 
@@ -52,18 +53,18 @@ def read_roster(path: Path) -> dict[str, dict[str, str]]:
     identity columns (at least ``ID`` or ``SIS User ID``), by submission name.
 
     Raises:
-        ExportError: a column is missing, or a submission name appears twice.
+        ClassFileError: a column is missing, or a submission name appears twice.
     """
     with open(path, newline="", encoding="utf-8-sig") as handle:
         rows = list(csv.DictReader(handle))
     columns = set(rows[0]) if rows else set()
     if "submission" not in columns or not {"ID", "SIS User ID"} & columns:
-        raise ExportError(path, f"a roster needs a `submission` column and Canvas's `ID` or `SIS User ID` "
+        raise ClassFileError(path, f"a roster needs a `submission` column and Canvas's `ID` or `SIS User ID` "
                                 f"(found: {', '.join(sorted(columns)) or 'nothing'})")
     roster: dict[str, dict[str, str]] = {}
     for row in rows:
         if row["submission"] in roster:
-            raise ExportError(path, f"submission {row['submission']!r} is listed twice")
+            raise ClassFileError(path, f"submission {row['submission']!r} is listed twice")
         roster[row["submission"]] = {column: row.get(column) or "" for column in CANVAS_IDENTITY}
     return roster
 
@@ -73,11 +74,11 @@ def canvas_csv(results: list[SubmissionResult], roster: dict[str, dict[str, str]
     when they have none, or it could not be graded), under the column ``assignment``.
 
     Raises:
-        ExportError: a graded submission is not in the roster (its grade would be lost).
+        ClassFileError: a graded submission is not in the roster (its grade would be lost).
     """
     unknown = sorted(r.submission for r in results if r.submission not in roster)
     if unknown:
-        raise ExportError("roster", f"submissions missing from the roster: {', '.join(unknown)}")
+        raise ClassFileError("roster", f"submissions missing from the roster: {', '.join(unknown)}")
     by_name = {r.submission: r for r in results}
     points = max((r.max_score for r in results), default=0.0)
     buffer = io.StringIO()
@@ -98,8 +99,11 @@ def gradescope_results(result: SubmissionResult, rubric: Rubric) -> dict:
     tests = [{"name": check.title, "number": check.id, "score": check.score, "max_score": check.max_score,
               "status": "passed" if check.status == "passed" else "failed", "output": check.message,
               "visibility": "after_published" if check.id in hidden else "visible"} for check in result.checks]
+    late = (f"Late by {result.late.days_late} day(s): {result.late.points:g} point(s) deducted by the late policy."
+            if result.late else "")
     return {"score": result.score, "execution_time": round(result.execution.duration, 1) if result.execution else 0,
-            "output": result.error or "", "visibility": "visible", "stdout_visibility": "hidden", "tests": tests}
+            "output": " ".join(filter(None, [result.error, late])), "visibility": "visible", "stdout_visibility": "hidden",
+            "tests": tests}
 
 
 def long_rows(results: list[SubmissionResult]) -> list[dict[str, object]]:
@@ -121,18 +125,18 @@ def export(out: Path, form: Format, to: Path, rubric: Rubric | None = None, rost
     ``<submission>/results.json``) and return the files written.
 
     Raises:
-        ExportError: nothing graded in ``OUT``, a bad roster, or what ``form`` needs is missing
+        ClassFileError: nothing graded in ``OUT``, a bad roster, or what ``form`` needs is missing
             (``canvas``: ``roster``; ``gradescope``: ``rubric``).
     """
     results = load_results(out)
     if form == "canvas":
         if roster is None:
-            raise ExportError(to, "a Canvas export needs --roster (submission, Student, ID, SIS User ID, ...)")
+            raise ClassFileError(to, "a Canvas export needs --roster (submission, Student, ID, SIS User ID, ...)")
         to.write_text(canvas_csv(results, read_roster(roster), assignment or results[0].rubric), encoding="utf-8")
         return [to]
     if form == "gradescope":
         if rubric is None:
-            raise ExportError(to, "a Gradescope export needs --rubric (for which checks are hidden)")
+            raise ClassFileError(to, "a Gradescope export needs --rubric (for which checks are hidden)")
         written = []
         for result in results:
             (to / result.submission).mkdir(parents=True, exist_ok=True)

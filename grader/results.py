@@ -8,6 +8,7 @@ at all, with ``error`` saying why; such a result is never a silent zero.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -122,6 +123,17 @@ class SelfCheckRecord(BaseModel):
     error: str | None = None
 
 
+class LateRecord(BaseModel):
+    """What the late policy (:mod:`grader.late`) deducted: ``points`` (``percent`` of the points
+    possible, capped at the score) for ``days_late`` started days, by the time from ``source``."""
+
+    submitted_at: datetime
+    days_late: int
+    percent: float
+    points: float
+    source: str
+
+
 class SubmissionResult(BaseModel):
     submission: str
     rubric: str
@@ -138,6 +150,7 @@ class SubmissionResult(BaseModel):
     withheld: str = Field("", description="graded under a public rubric: what it leaves out (hidden checks, written "
                                           "answers), as told to the student")
     selfcheck: SelfCheckRecord | None = Field(None, description="self-check run in the same kernel (vaegrade validate)")
+    late: LateRecord | None = Field(None, description="the late policy's deduction, already taken from `score`")
 
 
 def check_lines(checks: list[CheckResult]) -> list[str]:

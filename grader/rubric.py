@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 from grader.checks import CHECK_TYPES
 from grader.errors import RubricError
 from grader.interface import IDENTIFIER, ModelSpec
+from grader.late import LatePolicy
 from grader.policy import ExecutionPolicy
 from grader.report.spec import ReportSpec
 from reference.data import DATASETS
@@ -126,6 +127,7 @@ class Rubric(BaseModel):
         description='time, memory and process limits of one notebook run')
     checks: list[CheckEntry] = Field(default_factory=list, description='the notebook checks, each a registered type (below)')
     report: ReportSpec | None = Field(None, description="the written questions (see the README's 'Written answers and reports')")
+    late: LatePolicy | None = Field(None, description="the late policy, applied when publishing (see grader/late.py)")
     withheld: Withheld = Field(default_factory=Withheld,
         description="in a public rubric only: what the instructor's rubric grades beyond it (set by `vaegrade bundle`)")
     _sha256: str = PrivateAttr("")
@@ -178,6 +180,12 @@ class Rubric(BaseModel):
     def sha256(self) -> str:
         """sha256 of the rubric file's text, recorded in every result graded under it."""
         return self._sha256
+
+    @property
+    def grading_sha256(self) -> str:
+        """sha256 of what grading depends on: the validated rubric without its ``late:`` policy,
+        which applies when publishing, so that editing the policy (or a comment) regrades nothing."""
+        return hashlib.sha256(self.model_dump_json(exclude={"late"}).encode()).hexdigest()
 
 
 def load_rubric(path: str | Path) -> Rubric:

@@ -1,11 +1,19 @@
-"""`vaegrade summary` and `vaegrade export` on a really graded class: statistics that agree with
-the gradebook; a Canvas import CSV with Canvas's identity columns
+"""The class overview (`OUT/index.html`), `vaegrade summary` and `vaegrade export` on a really
+graded class: statistics that agree with the gradebook, links that resolve, a page that loads in
+headless Chromium (where installed: `.ci/run` installs it as root); a Canvas import CSV with Canvas's identity columns
 and Points Possible row, Gradescope results.json files valid against the documented format (a
 hidden check shown only after publishing), and long rows that add up to the gradebook's scores."""
 
 import csv
+import html.parser
 import io
 import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
 
 import jsonschema
 import nbformat
@@ -103,3 +111,77 @@ def test_summary_agrees_with_the_gradebook(graded, capsys):
     assert main(["summary", str(graded / "out")]) == 0
     printed = capsys.readouterr().out
     assert "2 graded, 1 could not be graded" in printed and "kl_hidden       1/2" in printed
+
+
+class Tables(html.parser.HTMLParser):
+    """Every table's rows as lists of cell texts (by table id), and every link's target."""
+
+    def __init__(self):
+        super().__init__()
+        self.tables, self.links, self._table, self._cell = {}, [], None, None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "table":
+            self._table = self.tables.setdefault(attrs.get("id"), [])
+        elif tag == "tr" and self._table is not None:
+            self._table.append([])
+        elif tag in ("td", "th") and self._table is not None:
+            self._cell = ""
+        elif tag == "a":
+            self.links.append(attrs["href"])
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self._cell is not None:
+            self._table[-1].append(self._cell.strip())
+            self._cell = None
+        elif tag == "table":
+            self._table = None
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell += data
+
+
+def test_the_class_overview_agrees_with_the_gradebook_and_its_links_resolve(graded):
+    page = graded / "out" / "index.html"
+    parsed = Tables()
+    parsed.feed(page.read_text())
+    book = list(csv.DictReader(io.StringIO((graded / "out" / "gradebook.csv").read_text())))
+    rows = parsed.tables["submissions"][1:]
+    assert [(r[0], r[1], float(r[2]), r[3], r[4]) for r in rows] == [
+        (b["submission"], b["status"], float(b["score"]), b["kl_divergence"] and f"{float(b['kl_divergence'])}",
+         b["kl_hidden"] and f"{float(b['kl_hidden'])}") for b in book]
+    assert [r[:3] for r in parsed.tables["checks"][1:]] == [["kl_divergence", "1 / 2", "50%"], ["kl_hidden", "1 / 2", "50%"]]
+    assert sum(int(r[1]) for r in parsed.tables["histogram"][1:]) == 2
+    assert parsed.links and all((page.parent / link).is_file() for link in parsed.links)
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        pytest.skip("chromium is not installed (.ci/run installs it when run as root)")
+    dom = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", page.as_uri()],
+                         capture_output=True, text=True, timeout=120).stdout
+    assert "Class overview" in dom and dom.count('href="') == len(parsed.links) and "<img" not in dom
+
+
+@pytest.mark.slow
+def test_the_gradescope_package_grades_a_submission_in_a_simulated_autograder_layout(graded):
+    package = graded / "autograder.zip"
+    assert main(["gradescope", "--rubric", str(graded / "rubric.yaml"), "--out", str(package)]) == 0
+    root = graded / "autograder"
+    with zipfile.ZipFile(package) as opened:
+        names = set(opened.namelist())
+        opened.extractall(root / "source")
+    assert {"setup.sh", "run_autograder", "rubric.yaml"} <= names and any(n.endswith(".whl") for n in names)
+    (root / "submission").mkdir()
+    shutil.copy(graded / "class" / "ada.ipynb", root / "submission" / "my_vae.ipynb")
+    environment = {**os.environ, "AUTOGRADER_ROOT": str(root), "VAEGRADE": str(Path(sys.executable).with_name("vaegrade"))}
+    subprocess.run(["bash", str(root / "source" / "run_autograder")], env=environment, check=True, timeout=600)
+    results = json.loads((root / "results" / "results.json").read_text())
+    jsonschema.validate(results, SCHEMA)
+    assert results["score"] == 20 and [t["visibility"] for t in results["tests"]] == ["visible", "after_published"]
+
+    (root / "submission" / "my_vae.ipynb").unlink()  # nothing handed in: a message, not Gradescope's error
+    subprocess.run(["bash", str(root / "source" / "run_autograder")], env=environment, check=True, timeout=600)
+    results = json.loads((root / "results" / "results.json").read_text())
+    jsonschema.validate(results, SCHEMA)
+    assert results["score"] == 0 and "could not grade this submission" in results["output"]
