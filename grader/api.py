@@ -31,7 +31,7 @@ import numpy as np
 from pydantic import ValidationError
 
 import grader
-from grader import artifacts, feedback, scoring, source, summary, transforms, workers
+from grader import artifacts, feedback, scoring, similarity, source, summary, transforms, workers
 from grader.checks.base import Evidence
 from grader.datasets import served_files
 from grader.environments import KernelEnvironment, ensure_environment
@@ -320,7 +320,7 @@ def grade_submissions(submissions: list[Submission], rubric: Rubric, out: Path, 
     processes); each result is committed to ``OUT/gradebook.sqlite`` as it arrives (once: a
     submission whose worker died is graded again by the executor, and its internal error, if
     it never could be, is not stored), then ``OUT/gradebook.csv`` and the class overview
-    ``OUT/index.html`` are written.
+    ``OUT/index.html`` (with the similarity flags of :mod:`grader.similarity`) are written.
     With ``only`` (submission names), the others are not graded: their stored results are
     kept (and listed), and one with none is left out. ``force`` grades the chosen ones again
     even when the gradebook holds their result.
@@ -366,7 +366,7 @@ def grade_submissions(submissions: list[Submission], rubric: Rubric, out: Path, 
     book.close()
     ordered = [results[s.name] for s in submissions if s.name in results]
     write_csv(ordered, out / "gradebook.csv")
-    summary.write_overview(ordered, out / "index.html")
+    summary.write_overview(ordered, out / "index.html", similarity.flags(submissions, rubric.handout_path()))
     return ordered
 
 

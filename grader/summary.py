@@ -3,8 +3,9 @@ rebuilt after every ``vaegrade grade``), both from the published results.
 
 The statistics an instructor reads after a batch: the score distribution, each check's pass rate
 and mean score with its most common message among those who lost points on it, the submissions
-that could not be graded and why, and the slowest ones; the page adds a sortable table of every
-submission, each linked to its feedback page.
+that could not be graded and why, and the slowest ones; the page adds the similarity flags
+(:mod:`grader.similarity`) and a sortable table of every submission, each linked to its
+feedback page.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from grader.results import SubmissionResult
 from grader.shipped import shipped
+from grader.similarity import Flag
 
 
 @dataclass(frozen=True)
@@ -89,14 +91,15 @@ def render_text(summary: ClassSummary) -> str:
     return "\n".join(lines)
 
 
-def write_overview(results: list[SubmissionResult], path: Path) -> None:
+def write_overview(results: list[SubmissionResult], path: Path, flags: list[Flag] = ()) -> None:
     """Write the class overview page (``templates/overview.html.j2``: one self-contained file,
-    its histogram drawn in CSS, linking ``<submission>/feedback.html`` beside it)."""
+    its histogram drawn in CSS, linking ``<submission>/feedback.html`` beside it), with the
+    similarity ``flags`` and their shared passages side by side."""
     s = summarise(results)
     environment = Environment(loader=FileSystemLoader(shipped("templates")), autoescape=select_autoescape(["html", "j2"]))
     bins = histogram(s.scores, s.max_score)
     page = environment.get_template("overview.html.j2").render(
         s=s, results=sorted(results, key=lambda r: r.submission), rubric=results[0].rubric if results else "",
         mean=statistics.fmean(s.scores) if s.scores else 0.0, median=statistics.median(s.scores) if s.scores else 0.0,
-        histogram=bins, tallest=max((count for _, _, count in bins), default=1) or 1)
+        histogram=bins, tallest=max((count for _, _, count in bins), default=1) or 1, flags=flags)
     path.write_text(page, encoding="utf-8")

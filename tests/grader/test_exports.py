@@ -154,6 +154,7 @@ def test_the_class_overview_agrees_with_the_gradebook_and_its_links_resolve(grad
          b["kl_hidden"] and f"{float(b['kl_hidden'])}") for b in book]
     assert [r[:3] for r in parsed.tables["checks"][1:]] == [["kl_divergence", "1 / 2", "50%"], ["kl_hidden", "1 / 2", "50%"]]
     assert sum(int(r[1]) for r in parsed.tables["histogram"][1:]) == 2
+    assert [r[:2] for r in parsed.tables["similar"][1:] if r[0] == "code"] == [["code", "ada and bob"]]  # WRONG_KL is CORRECT_KL edited
     assert parsed.links and all((page.parent / link).is_file() for link in parsed.links)
     chromium = shutil.which("chromium")
     if chromium is None:
