@@ -24,9 +24,11 @@ import json
 from pathlib import Path
 from typing import Literal
 
+from grader.api import load_result
 from grader.errors import ClassFileError
 from grader.results import SubmissionResult
 from grader.rubric import Rubric
+from grader.tables import read_rows
 
 Format = Literal["canvas", "gradescope", "long-csv", "long-json"]
 #: The identity columns of a Canvas gradebook CSV, in Canvas's order.
@@ -44,8 +46,7 @@ def load_results(out: Path) -> list[SubmissionResult]:
     paths = sorted(out.glob("*/result.json"))
     if not paths:
         raise ClassFileError(out, "no graded submissions here (no */result.json): run `vaegrade grade ... --out` first")
-    return sorted((SubmissionResult.model_validate_json(p.read_text(encoding="utf-8")) for p in paths),
-                  key=lambda r: r.submission)
+    return sorted((load_result(path.parent) for path in paths), key=lambda r: r.submission)
 
 
 def read_roster(path: Path) -> dict[str, dict[str, str]]:
@@ -53,10 +54,9 @@ def read_roster(path: Path) -> dict[str, dict[str, str]]:
     identity columns (at least ``ID`` or ``SIS User ID``), by submission name.
 
     Raises:
-        ClassFileError: a column is missing, or a submission name appears twice.
+        ClassFileError: the file is unreadable, a column is missing, or a submission name appears twice.
     """
-    with open(path, newline="", encoding="utf-8-sig") as handle:
-        rows = list(csv.DictReader(handle))
+    rows = read_rows(path, [], ClassFileError)
     columns = set(rows[0]) if rows else set()
     if "submission" not in columns or not {"ID", "SIS User ID"} & columns:
         raise ClassFileError(path, f"a roster needs a `submission` column and Canvas's `ID` or `SIS User ID` "

@@ -18,7 +18,8 @@ from PIL import Image, ImageDraw
 from grader.results import SubmissionResult
 from grader.shipped import shipped
 
-_environment = Environment(loader=FileSystemLoader(shipped("templates")), autoescape=select_autoescape(["html", "j2"]))
+#: The autoescaped HTML templates of ``templates/`` (the feedback pages and the class overview).
+HTML_TEMPLATES = Environment(loader=FileSystemLoader(shipped("templates")), autoescape=select_autoescape(["html", "j2"]))
 TILE = 56  # pixels per 28 x 28 image (2x)
 CAPTION = 14  # pixels of caption under each image
 CURVE_WIDTH, CURVE_HEIGHT, MARGIN = 300, 170, 36
@@ -98,7 +99,7 @@ def figures(artifacts: dict[str, np.ndarray]) -> dict[str, str]:
 
 def render(template: str, result: object, artifacts: dict[str, np.ndarray]) -> str:
     """HTML of ``template`` for a result (a :class:`SubmissionResult`, or self-check's) and its figures."""
-    return _environment.get_template(template).render(result=result, figures=figures(artifacts))
+    return HTML_TEMPLATES.get_template(template).render(result=result, figures=figures(artifacts))
 
 
 def write_feedback(result: SubmissionResult, artifacts: dict[str, np.ndarray], path: Path) -> None:

@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+from importlib.metadata import version
 from pathlib import Path
 
 from grader.errors import ClassFileError
@@ -85,13 +86,11 @@ def write_package(rubric_path: Path, out: Path, isolation: IsolationMode = "bubb
         RubricError: the rubric does not load.
         ClassFileError: no wheel to ship (see :func:`build_wheel`).
     """
-    import torch
-
     rubric = load_rubric(rubric_path)
     wheel = wheel or build_wheel()
     tensorflow = "/opt/vaegrade/bin/pip install tensorflow-cpu\n" if rubric.framework == "tensorflow" else ""
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as package:
-        for name, text in (("setup.sh", SETUP.format(torch=torch.__version__.split("+")[0], tensorflow=tensorflow,
+        for name, text in (("setup.sh", SETUP.format(torch=version("torch").split("+")[0], tensorflow=tensorflow,
                                                      wheel=wheel.name)),
                            ("run_autograder", RUN.format(isolation=isolation))):
             info = zipfile.ZipInfo(name)

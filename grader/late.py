@@ -17,7 +17,6 @@ files' modification times (which copying can change: prefer the LMS's).
 
 from __future__ import annotations
 
-import csv
 import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -28,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from grader.errors import ClassFileError
 from grader.results import LateRecord, SubmissionResult
 from grader.submissions import Submission
+from grader.tables import read_rows
 
 
 class LatePolicy(BaseModel):
@@ -54,12 +54,10 @@ def read_times(path: Path) -> dict[str, datetime]:
     """Submission times from an LMS export: ``submission,submitted_at`` (ISO 8601 with an offset).
 
     Raises:
-        ClassFileError: a missing column, a time that does not parse or has no offset (the line).
+        ClassFileError: an unreadable file, a missing column, a time that does not parse or has no
+            offset (the line).
     """
-    with open(path, newline="", encoding="utf-8-sig") as handle:
-        rows = list(csv.DictReader(handle))
-    if rows and not {"submission", "submitted_at"} <= set(rows[0]):
-        raise ClassFileError(path, "line 1: the header needs `submission` and `submitted_at`")
+    rows = read_rows(path, ["submission", "submitted_at"], ClassFileError)
     times = {}
     for line, row in enumerate(rows, start=2):
         try:

@@ -11,7 +11,6 @@ batch is published, so editing the file never needs a notebook to run again.
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from grader import scoring
 from grader.errors import ReportError
 from grader.results import ManualGrade, SubmissionResult
 from grader.rubric import Rubric
+from grader.tables import read_rows
 
 COLUMNS = ("submission", "check", "score", "comment")
 
@@ -41,15 +41,7 @@ def load_overrides(path: Path, rubric: Rubric) -> Overrides:
             same check of the same submission twice; the message names the line.
     """
     points = rubric.check_points()
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as handle:
-            rows = list(csv.DictReader(handle))
-            header = set(rows[0].keys()) if rows else set()
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise ReportError(path, f"cannot read the overrides: {exc}") from exc
-    missing = [c for c in COLUMNS[:3] if rows and c not in header]
-    if missing:
-        raise ReportError(path, f"line 1: missing column(s) {missing}; the header is {','.join(COLUMNS)}")
+    rows = read_rows(path, COLUMNS[:3], ReportError)
     overrides: Overrides = {}
     for line, row in enumerate(rows, start=2):
         submission, check = (row.get("submission") or "").strip(), (row.get("check") or "").strip()

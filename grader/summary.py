@@ -15,10 +15,8 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
-
+from grader.feedback import HTML_TEMPLATES
 from grader.results import SubmissionResult
-from grader.shipped import shipped
 from grader.similarity import Flag
 
 
@@ -96,9 +94,8 @@ def write_overview(results: list[SubmissionResult], path: Path, flags: list[Flag
     its histogram drawn in CSS, linking ``<submission>/feedback.html`` beside it), with the
     similarity ``flags`` and their shared passages side by side."""
     s = summarise(results)
-    environment = Environment(loader=FileSystemLoader(shipped("templates")), autoescape=select_autoescape(["html", "j2"]))
     bins = histogram(s.scores, s.max_score)
-    page = environment.get_template("overview.html.j2").render(
+    page = HTML_TEMPLATES.get_template("overview.html.j2").render(
         s=s, results=sorted(results, key=lambda r: r.submission), rubric=results[0].rubric if results else "",
         mean=statistics.fmean(s.scores) if s.scores else 0.0, median=statistics.median(s.scores) if s.scores else 0.0,
         histogram=bins, tallest=max((count for _, _, count in bins), default=1) or 1, flags=flags)

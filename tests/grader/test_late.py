@@ -80,3 +80,12 @@ def test_a_deadline_without_its_offset_and_a_bad_times_file_are_precise_errors(t
     assert main(["grade", str(tmp_path / "class"), "--rubric", str(tmp_path / "rubric.yaml"), "--out",
                  str(tmp_path / "out"), "--submission-times", str(tmp_path / "times.csv"), "--isolation", "none"]) == 2
     assert "times.csv: line 2: 'yesterday' is not an ISO 8601 time" in capsys.readouterr().err
+
+
+def test_a_missing_times_file_is_a_precise_error_not_a_traceback(tmp_path, capsys):
+    write_rubric(tmp_path / "rubric.yaml", POLICY)
+    (tmp_path / "class").mkdir()
+    nbformat.write(nbformat.v4.new_notebook(), tmp_path / "class" / "ada.ipynb")
+    assert main(["grade", str(tmp_path / "class"), "--rubric", str(tmp_path / "rubric.yaml"), "--out",
+                 str(tmp_path / "out"), "--submission-times", str(tmp_path / "nope.csv"), "--isolation", "none"]) == 2
+    assert "nope.csv: cannot read it: [Errno 2] No such file or directory" in capsys.readouterr().err
