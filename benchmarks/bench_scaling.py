@@ -51,7 +51,7 @@ def main() -> None:
         folder.mkdir()
         for index in range(CLASS):
             nbformat.write(notebook(None), folder / f"student{index}.ipynb")
-        (work / "rubric.yaml").write_text(yaml.safe_dump(flagship_rubric()))
+        (work / "rubric.yaml").write_text(yaml.safe_dump(flagship_rubric(), sort_keys=False))
         times: dict[str, list[float]] = {way: [] for way in WAYS}
         for repeat in range(args.repeats):
             for way, options in WAYS.items():

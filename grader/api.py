@@ -18,12 +18,16 @@ import contextlib
 import hashlib
 import io
 import json
+import os
 import platform
+import sys
 import tempfile
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, TypeVar
 
 import nbclient
 import nbformat
@@ -48,6 +52,8 @@ from grader.rubric import Rubric
 from grader.sandbox import IsolationMode, Jail, Workspace
 from grader.shipped import source_folders
 from grader.submissions import Submission, read_notebook
+
+R = TypeVar("R")
 
 
 def environment(rubric: Rubric, kernel: KernelEnvironment | None = None) -> dict[str, object]:
@@ -320,7 +326,8 @@ def grade_submissions(submissions: list[Submission], rubric: Rubric, out: Path, 
     processes); each result is committed to ``OUT/gradebook.sqlite`` as it arrives (once: a
     submission whose worker died is graded again by the executor, and its internal error, if
     it never could be, is not stored), then ``OUT/gradebook.csv`` and the class overview
-    ``OUT/index.html`` (with the similarity flags of :mod:`grader.similarity`) are written.
+    ``OUT/index.html`` (with the similarity flags of :mod:`grader.similarity`, made in a thread
+    while the submissions are graded) are written.
     With ``only`` (submission names), the others are not graded: their stored results are
     kept (and listed), and one with none is left out. ``force`` grades the chosen ones again
     even when the gradebook holds their result.
@@ -352,6 +359,9 @@ def grade_submissions(submissions: list[Submission], rubric: Rubric, out: Path, 
         elif chosen:
             pending.append(submission)
     with contextlib.ExitStack() as stack:
+        # the flags read only the submitted files, so they are made while the kernels run
+        background = stack.enter_context(ThreadPoolExecutor(1, thread_name_prefix="vaegrade-similarity"))
+        flagged = background.submit(_when_idle, similarity.flags, submissions, rubric.handout_path())
         executor = executor or stack.enter_context(workers.open_executor(jobs))
         for job, graded in executor.map(grade_job, [Job(s, rubric, isolation, selfcheck) for s in pending]):
             if isinstance(graded, workers.Lost):
@@ -363,11 +373,21 @@ def grade_submissions(submissions: list[Submission], rubric: Rubric, out: Path, 
             if not graded.row.result.internal:
                 book.put(keys[job.submission.name], graded.row)
             finish(job.submission, graded.row, False)
-    book.close()
-    ordered = [results[s.name] for s in submissions if s.name in results]
-    write_csv(ordered, out / "gradebook.csv")
-    summary.write_overview(ordered, out / "index.html", similarity.flags(submissions, rubric.handout_path()))
+        book.close()
+        ordered = [results[s.name] for s in submissions if s.name in results]
+        write_csv(ordered, out / "gradebook.csv")
+        summary.write_overview(ordered, out / "index.html", flagged.result())
     return ordered
+
+
+def _when_idle(fn: Callable[..., R], *args: object) -> R:
+    """``fn(*args)`` in this thread at the lowest CPU priority (nice 19), so that it takes only
+    the CPU the kernels and checks leave idle. On Linux a thread's nice value is its own; on
+    other systems it runs at normal priority (their thread ids are not process ids)."""
+    if sys.platform == "linux":
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+    return fn(*args)
 
 
 def _published(result: SubmissionResult, destination: Path) -> bool:

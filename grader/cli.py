@@ -299,5 +299,26 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
+def run() -> None:
+    """The ``vaegrade`` command: :func:`main`, its output flushed, then an immediate exit with its
+    status. Every file is closed and every worker stopped by then, so the interpreter's teardown
+    (freeing torch's and the checks' objects: 0.4-1.0 s measured after grading one submission)
+    only delays the shell; mypy's ``hard_exit`` skips it the same way. An exception from
+    :func:`main` still ends the normal way, with its traceback; a reader that went away
+    (``vaegrade grade ... | head``) ends it quietly with status 1, as Python's documentation on
+    SIGPIPE advises (what was committed to the gradebook stays)."""
+    try:
+        status = main()
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        status = 1
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe (`vaegrade ... | head`) or stream: nothing more to write
+            pass
+    os._exit(status)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

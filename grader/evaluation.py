@@ -62,8 +62,7 @@ class Preparation(threading.Thread):
         finally:
             self.made.set()
         try:
-            import scipy.linalg  # noqa: F401  (imported for the checks, ahead of time)
-            import scipy.stats  # noqa: F401
+            import scipy.stats  # noqa: F401  (imported for the checks, ahead of time)
 
             for check in self.rubric.checks:
                 check.prepare(self.context)

@@ -80,12 +80,14 @@ class DecoderUsesZCheck(ModelCheck):
 
 
 @lru_cache(maxsize=4)
-def training_set(dataset: str) -> torch.Tensor:
-    """The data set's training images, (60000, 784) float32 in [0, 1]."""
+def training_set(dataset: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """The data set's training images, (60000, 784) float32 in [0, 1], and their (60000,)
+    squared norms: made once per process, searched for every submission."""
     from grader.evaluation import dataset as loaded  # the process's one sha256-checked copy (evaluation imports the checks)
-    from reference.metrics import training_images
+    from reference.metrics import squared_norms, training_images
 
-    return training_images(loaded(dataset).x_train)
+    images = training_images(loaded(dataset).x_train)
+    return images, squared_norms(images)
 
 
 def test_distances(dataset: str, count: int, seed: int) -> np.ndarray:
@@ -130,7 +132,7 @@ class TrainingCopiesCheck(ModelCheck):
         if samples is None:
             return Outcome(0.0, problem)
         dataset = evidence.context.dataset
-        distances, nearest = nearest_training(samples, training_set(dataset))
+        distances, nearest = nearest_training(samples, *training_set(dataset))
         reference = test_distances(dataset, self.samples, evidence.context.seed)
         limit = float(np.quantile(reference, self.quantile))
         copies = distances < limit
@@ -142,7 +144,7 @@ class TrainingCopiesCheck(ModelCheck):
         flagged = np.flatnonzero(copies)[:8]
         artifacts = {}
         if len(flagged):
-            train = training_set(dataset).numpy()
+            train = training_set(dataset)[0].numpy()
             artifacts = {"copied_samples": samples[flagged].astype(np.float32),
                          "copied_from": train[nearest[flagged]].reshape(-1, 1, 28, 28)}
         if copies.mean() > self.max_copies:

@@ -3,7 +3,7 @@
 The environment already has the dependencies (a ``.pth`` file points at this environment's
 site-packages, as a student's machine already has torch); installing the wheel with ``--no-index``
 must not reinstall any of them. From that install, ``vaegrade validate`` grades the reference
-solution and four flawed samples with self-check run in the same kernel (a student's kernel, with
+solution and two flawed samples with self-check run in the same kernel (a student's kernel, with
 the wheel's vaegrade): on each, self-check's verdict on each public check is grading's.
 """
 
@@ -25,7 +25,7 @@ from tests.conftest import ROOT
 
 pytestmark = pytest.mark.slow
 ASSIGNMENT = ROOT / "submissions" / "vae_mnist"
-FLAWED = ["flawed_kl_no_half", "flawed_kl_sign", "flawed_std_is_exp_logvar", "flawed_posterior_collapse"]
+FLAWED = ["flawed_std_is_exp_logvar", "flawed_posterior_collapse"]  # a function check and the model checks failing
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +54,7 @@ def run_vaegrade(bin_dir: Path, *args: str, cwd: Path) -> subprocess.CompletedPr
 @pytest.fixture(scope="module")
 def validated(installed, tmp_path_factory) -> tuple[subprocess.CompletedProcess, Path]:
     """``vaegrade validate`` from the wheel on an assignment folder of the reference solution and
-    four flawed samples (the whole of ``submissions/vae_mnist`` is validated in test_end_to_end)."""
+    two flawed samples (the whole of ``submissions/vae_mnist`` is validated in test_end_to_end)."""
     folder = tmp_path_factory.mktemp("assignment")
     (folder / "samples").mkdir()
     for name in ["reference_solution", *FLAWED]:
@@ -90,8 +90,8 @@ def test_validate_passes_from_the_wheel(validated):
     lines = run.stdout.splitlines()
     assert lines[-1] == "valid"
     items = [line.split(":")[0].split(maxsplit=1)[1] for line in lines[:-1]]
-    assert items == ["rubric", "solution", "sample flawed_kl_no_half", "sample flawed_kl_sign", "sample flawed_posterior_collapse",
-                     "sample flawed_std_is_exp_logvar", "sample reference_solution", "bundle"]
+    assert items == ["rubric", "solution", "sample flawed_posterior_collapse", "sample flawed_std_is_exp_logvar",
+                     "sample reference_solution", "bundle"]
 
 
 @pytest.mark.parametrize("name", ["reference_solution", *FLAWED])

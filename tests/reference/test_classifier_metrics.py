@@ -87,6 +87,27 @@ def test_frechet_distance_closed_form_for_diagonal_gaussians():
     assert frechet_distance(mu1, np.diag(v1), mu2, np.diag(v2)) == pytest.approx(expected)
 
 
+def test_frechet_distance_by_eigenvalues_equals_the_matrix_square_root_form(test_images):
+    """Tr (S1 S2)^(1/2) from the eigenvalues of S1 S2 equals scipy's sqrtm of the product, on the
+    judge's features of real digits and of noise against the test set's statistics."""
+    import scipy.linalg
+
+    from reference.metrics import feature_statistics, test_set_statistics
+
+    mu2, sigma2 = test_set_statistics("mnist")
+    noise = torch.rand(500, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    for images in (test_images[:500], noise):
+        mu1, sigma1 = feature_statistics(classifier.classify(images)[1])
+        root = np.real(scipy.linalg.sqrtm(sigma1 @ sigma2))
+        expected = ((mu1 - mu2) ** 2).sum() + np.trace(sigma1) + np.trace(sigma2) - 2 * np.trace(root)
+        assert frechet_distance(mu1, sigma1, mu2, sigma2) == pytest.approx(expected, rel=1e-9, abs=1e-9)
+
+
+def test_the_judges_pooling_is_max_pooling():
+    activations = torch.randn(3, 5, 28, 28, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(classifier.MaxPool2x2()(activations), torch.nn.functional.max_pool2d(activations, 2))
+
+
 @pytest.mark.parametrize("dataset", sorted(DATASETS))
 def test_shipped_test_set_statistics_record_the_current_judge_and_data(dataset):
     from reference import metrics
