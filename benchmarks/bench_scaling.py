@@ -23,12 +23,11 @@ import time
 from pathlib import Path
 
 import nbformat
-import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.bench_overhead import arguments, flagship_rubric, notebook  # noqa: E402
+from benchmarks.bench_overhead import arguments, flagship_rubric, notebook, write_rubric  # noqa: E402
 
 CLASS = 8
 WAYS = {"--jobs 1": ["--jobs", "1"], "--jobs 2": ["--jobs", "2"], "Dask LocalCluster, 2 workers": ["--cluster", "local", "--jobs", "2"]}
@@ -51,7 +50,7 @@ def main() -> None:
         folder.mkdir()
         for index in range(CLASS):
             nbformat.write(notebook(None), folder / f"student{index}.ipynb")
-        (work / "rubric.yaml").write_text(yaml.safe_dump(flagship_rubric(), sort_keys=False))
+        write_rubric(work / "rubric.yaml", flagship_rubric())
         times: dict[str, list[float]] = {way: [] for way in WAYS}
         for repeat in range(args.repeats):
             for way, options in WAYS.items():
