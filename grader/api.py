@@ -61,7 +61,7 @@ def environment(rubric: Rubric, kernel: KernelEnvironment | None = None) -> dict
     import torch
 
     from reference.classifier import JUDGES
-    return {"vaegrade": grader.__version__, "python": platform.python_version(), "torch": torch.__version__,
+    return {"vaegrade": grader.__version__, "python": platform.python_version(), "torch": str(torch.__version__),
             "numpy": np.__version__, "nbclient": nbclient.__version__, "platform": platform.platform(),
             "seed": rubric.seed, "rubric_sha256": rubric.sha256, "framework": rubric.framework,
             "dataset": rubric.dataset, "classifier_sha256": JUDGES[rubric.dataset].sha256,

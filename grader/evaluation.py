@@ -34,8 +34,9 @@ def probe_context(rubric: Rubric) -> ProbeContext:
 class Preparation(threading.Thread):
     """What grading needs from the rubric besides the kernel, made in a thread while the notebook
     runs: the probe context and requests (:meth:`requests`, ready long before the probe cell),
-    then torch, scipy and what each check's :meth:`CheckSpec.prepare` loads (a judge, reference
-    statistics). Their cost, seconds in a fresh process, is then off the critical path.
+    then what each check's :meth:`CheckSpec.prepare` loads (a judge, reference statistics,
+    scipy.stats). Their cost, seconds in a fresh process, is then off the critical path, and a
+    rubric whose checks need none of them pays for none (scipy.stats alone is 1.2 s of CPU).
 
     A failure of the warm-up is left to :func:`evaluate_checks`, which meets it again and reports
     it as that check's error; a failure to make the requests is raised by :meth:`requests`.
@@ -62,8 +63,6 @@ class Preparation(threading.Thread):
         finally:
             self.made.set()
         try:
-            import scipy.stats  # noqa: F401  (imported for the checks, ahead of time)
-
             for check in self.rubric.checks:
                 check.prepare(self.context)
         except Exception:  # noqa: BLE001  (evaluate_checks meets the same problem and reports it)

@@ -12,7 +12,8 @@ never stores (the next run grades that submission again).
 - :class:`ProcessPool` spawns ``jobs`` local workers (``spawn``: the grader process holds torch's
   thread pools, which a fork would copy mid-state), each with its share of the cores for the
   grader's own tensor work (``OMP_NUM_THREADS``, set before it imports torch). A worker exits on
-  its own when the coordinating process dies (a killed batch leaves no orphans grading on). A
+  its own when the coordinating process dies (a killed batch leaves no orphans grading on), and
+  without the interpreter's teardown when the pool sends it away. A
   worker that dies (SIGKILL, the OOM killer) breaks the pool; its items are tried again in a
   new pool, up to :data:`ATTEMPTS` times each.
 - :class:`grader.dask_workers.DaskCluster` submits to a Dask cluster (imported only then).
@@ -23,9 +24,11 @@ Every sandbox a worker starts runs as that worker process's own leased uid
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import multiprocessing
 import os
+import sys
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -104,6 +107,17 @@ class ProcessPool:
 def _start_worker(parent: int, jobs: int) -> None:
     os.environ["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // jobs))
     threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
+    atexit.register(_exit_at_once)
+
+
+def _exit_at_once() -> None:
+    """A worker's last act once the pool has sent it away (every result already written to the
+    pool's pipe): leave without the interpreter's teardown of torch and scipy, which the pool's
+    shutdown waits for (a 2-worker pool with them imported shut down in 1.05-1.4 s, against
+    0.04-0.34 s with this; 4 alternating repeats each)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def _exit_with_parent(parent: int) -> None:

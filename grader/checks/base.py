@@ -64,7 +64,7 @@ class CheckSpec(BaseModel):
 
     def prepare(self, context: "ProbeContext") -> None:
         """Load what :meth:`evaluate` will need (a judge, reference statistics) ahead of time: the
-        grader calls it while the notebook runs (:func:`grader.evaluation.warm_up`). Nothing by default."""
+        grader calls it while the notebook runs (:class:`grader.evaluation.Preparation`). Nothing by default."""
 
     def measurements(self, details: dict[str, Any]) -> dict[str, float]:
         """Metric name -> value in an outcome's ``details``, for calibration (:mod:`grader.calibrate`)."""

@@ -381,6 +381,9 @@ class ReparameterizationCheck(StudentCall):
         arrays, watched = self.call_inputs(generated, self.parameters)
         return [ProbeRequest(self.id, "call", self.probe_config(generated, watched, n_calls=2), {**generated, **arrays})]
 
+    def prepare(self, context: ProbeContext) -> None:
+        import scipy.stats  # noqa: F401  (for evaluate's Kolmogorov-Smirnov test)
+
     def evaluate(self, evidence: Evidence) -> Outcome:
         import scipy.stats
         request, family = evidence.requests[self.id], FAMILIES[self.family]

@@ -121,6 +121,8 @@ class TrainingCopiesCheck(ModelCheck):
         return [prior_request(self, context, self.samples)]
 
     def prepare(self, context: ProbeContext) -> None:
+        import scipy.stats  # noqa: F401  (for evaluate's Mann-Whitney U test)
+
         training_set(context.dataset)
         test_distances(context.dataset, self.samples, context.seed)
 

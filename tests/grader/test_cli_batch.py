@@ -1,13 +1,20 @@
 """`vaegrade grade` for scripts and reruns: `--json` prints one parseable object per submission,
 `--only NAME --force` grades just that student again and leaves the others' results as they were,
-and output to a file (not a terminal) has no progress bar, only lines and a closing count."""
+and output to a file (not a terminal) has no progress bar, only lines and a closing count. A
+worker's result reaches the coordinator without making it import torch."""
 
 import json
+import pickle
+import subprocess
+import sys
 
 import nbformat
 import pytest
 
+from grader import api
 from grader.cli import main
+from grader.rubric import load_rubric
+from grader.submissions import find_submissions
 from tests.conftest import ROOT
 from tests.grader.hostile_corpus import CORRECT_KL, WRONG_KL
 
@@ -46,3 +53,19 @@ def test_only_with_a_name_that_is_not_there_says_which_names_are(tmp_path, capsy
     assert main(["grade", str(folder), "--rubric", str(RUBRIC), "--out", str(tmp_path / "out"), "--only", "adda",
                  "--isolation", "none"]) == 2
     assert "--only names no submission here: adda (found: ada)" in capsys.readouterr().err
+
+
+def test_the_coordinator_reads_a_workers_result_without_importing_torch():
+    """A worker's result reaches the coordinator pickled; it must unpickle there without importing
+    torch. `torch.__version__` is a `TorchVersion`, so recording it as such in the environment
+    made the coordinator import torch (2 s of CPU, under the kernels' load up to 5 s, during
+    which the pool fed no worker) on the batch's first result."""
+    rubric = load_rubric(ROOT / "rubrics" / "vae_mnist.yaml")
+    submission = find_submissions([ROOT / "submissions" / "vae_mnist" / "handout.ipynb"])[0]
+    sent = pickle.dumps(api.Graded(api.internal_error(submission, rubric, "an example"), {}))
+    read = subprocess.run([sys.executable, "-c", "import pickle, sys; import grader.api; "
+                           "graded = pickle.loads(sys.stdin.buffer.read()); "
+                           "print(graded.row.result.environment['torch'], 'torch' in sys.modules)"],
+                          input=sent, capture_output=True, cwd=ROOT, check=True)
+    version, imported = read.stdout.decode().split()
+    assert version == api.environment(rubric)["torch"] and imported == "False"
