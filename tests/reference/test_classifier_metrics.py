@@ -87,9 +87,12 @@ def test_frechet_distance_closed_form_for_diagonal_gaussians():
     assert frechet_distance(mu1, np.diag(v1), mu2, np.diag(v2)) == pytest.approx(expected)
 
 
+@pytest.mark.filterwarnings("ignore:Matrix is singular")
 def test_frechet_distance_by_eigenvalues_equals_the_matrix_square_root_form(test_images):
     """Tr (S1 S2)^(1/2) from the eigenvalues of S1 S2 equals scipy's sqrtm of the product, on the
-    judge's features of real digits and of noise against the test set's statistics."""
+    judge's features of real digits and of noise against the test set's statistics (sqrtm warns
+    that the product is singular, as it is: 56 of the 128 ReLU features are zero on every noise
+    image)."""
     import scipy.linalg
 
     from reference.metrics import feature_statistics, test_set_statistics
@@ -101,6 +104,22 @@ def test_frechet_distance_by_eigenvalues_equals_the_matrix_square_root_form(test
         root = np.real(scipy.linalg.sqrtm(sigma1 @ sigma2))
         expected = ((mu1 - mu2) ** 2).sum() + np.trace(sigma1) + np.trace(sigma2) - 2 * np.trace(root)
         assert frechet_distance(mu1, sigma1, mu2, sigma2) == pytest.approx(expected, rel=1e-9, abs=1e-9)
+
+
+def test_the_judge_as_graded_computes_the_trained_models_features(test_images):
+    """Folding the batch norms into the convolutions and running channels-last changes the
+    arithmetic, not the function: on real digits and on noise, features and probabilities agree
+    with the trained model's, run as it was trained."""
+    graded, trained = classifier.load_classifier("mnist"), classifier.load_weights("mnist")
+    assert not any(isinstance(layer, torch.nn.BatchNorm2d) for layer in graded.conv)
+    noise = torch.rand(300, 1, 28, 28, generator=torch.Generator().manual_seed(1))
+    for images in (test_images[:300], noise):
+        probs, features = classifier.classify(images)
+        with torch.no_grad():
+            expected = trained.features(images)
+            expected_probs = torch.softmax(trained.head(expected), dim=1)
+        assert torch.allclose(features, expected, atol=1e-5, rtol=1e-5)
+        assert torch.allclose(probs, expected_probs, atol=1e-5)
 
 
 def test_the_judges_pooling_is_max_pooling():
