@@ -24,9 +24,10 @@ overhead's ratio to nbgrader-style's. Sandbox: vaegrade's default
 
     python benchmarks/bench_overhead.py [--repeats 3] [--isolation none] [--batch 4]
 
-A batch's fixed costs (starting the worker processes and their imports of torch and scipy,
-about 4 s of CPU each; the class overview and its similarity flags) are shared by its
-submissions; ``--batch 8`` beside the default separates them from each submission's own cost.
+A batch's fixed costs (the fork server's import of the grader, torch and scipy.stats, 4.3 s of
+CPU before the first worker starts; each worker's loading of the data set; the class overview
+and its similarity flags) are shared by its submissions; ``--batch 8`` beside the default
+separates them from each submission's own cost.
 """
 
 from __future__ import annotations

@@ -362,7 +362,7 @@ def grade_submissions(submissions: list[Submission], rubric: Rubric, out: Path, 
         # the flags read only the submitted files, so they are made while the kernels run
         background = stack.enter_context(ThreadPoolExecutor(1, thread_name_prefix="vaegrade-similarity"))
         flagged = background.submit(_when_idle, similarity.flags, submissions, rubric.handout_path())
-        executor = executor or stack.enter_context(workers.open_executor(jobs))
+        executor = executor or stack.enter_context(workers.open_executor(min(jobs, len(pending))))
         for job, graded in executor.map(grade_job, [Job(s, rubric, isolation, selfcheck) for s in pending]):
             if isinstance(graded, workers.Lost):
                 graded = Graded(internal_error(job.submission, rubric, str(graded)), {})

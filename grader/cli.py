@@ -45,34 +45,36 @@ def _grade(args: argparse.Namespace) -> int:
     if not submissions:
         print("vaegrade: no notebooks found in " + ", ".join(map(str, args.submissions)), file=sys.stderr)
         return 2
-    on_cluster = args.scheduler is not None or args.cluster is not None
-    if args.isolation == "bubblewrap" and not on_cluster:  # a cluster's workers check their own sandbox
-        sandbox.check_available(rubric.execution)
-    elif args.isolation == "none":
-        print("vaegrade: WARNING: --isolation none: student code runs as you, with your files and network",
-              file=sys.stderr)
     only = set(args.only or [])
     unknown = sorted(only - {s.name for s in submissions})
     if unknown:
         print(f"vaegrade: --only names no submission here: {', '.join(unknown)} (found: "
               f"{', '.join(s.name for s in submissions)})", file=sys.stderr)
         return 2
-    if args.scheduler is None:  # built once, before any local worker needs it (remote ones build their own)
-        ensure_environment(rubric.environment.packages)
-    mode = progress.choose_mode(args.json, args.quiet)
     chosen = [s for s in submissions if not only or s.name in only]
     overrides = load_overrides(args.overrides, rubric) if args.overrides else None
     lateness = _lateness(args, rubric, submissions)
-    with workers.open_executor(args.jobs, args.scheduler, args.cluster, rubric.execution, args.isolation) as executor:
+    jobs = min(args.jobs, len(chosen))
+    # made first: a local pool's fork server imports the grader while the sandbox is checked
+    with workers.open_executor(jobs, args.scheduler, args.cluster, rubric.execution, args.isolation) as executor:
+        on_cluster = args.scheduler is not None or args.cluster is not None
+        if args.isolation == "bubblewrap" and not on_cluster:  # a cluster's workers check their own sandbox
+            sandbox.check_available(rubric.execution)
+        elif args.isolation == "none":
+            print("vaegrade: WARNING: --isolation none: student code runs as you, with your files and network",
+                  file=sys.stderr)
+        if args.scheduler is None:  # built once, before any local worker needs it (remote ones build their own)
+            ensure_environment(rubric.environment.packages)
+        mode = progress.choose_mode(args.json, args.quiet)
         for message in getattr(executor, "refused", {}).values():
             print(f"vaegrade: WARNING: {message}", file=sys.stderr)
         where = (f"on the Dask cluster at {args.scheduler}" if args.scheduler else
-                 f"on a local Dask cluster of {args.jobs} workers" if args.cluster else f"{args.jobs} at a time")
+                 f"on a local Dask cluster of {jobs} workers" if args.cluster else f"{jobs} at a time")
         if mode in ("live", "plain"):
             print(f"grading {len(chosen)} submission(s) with rubric {rubric.name} into {args.out} "
                   f"({where}, isolation: {args.isolation})", flush=True)
         with progress.Reporter(mode, len(chosen), args.out) as reporter:
-            results = api.grade_submissions(submissions, rubric, args.out, args.jobs, args.isolation,
+            results = api.grade_submissions(submissions, rubric, args.out, jobs, args.isolation,
                                             on_result=reporter.result, overrides=overrides,
                                             only=only or None, force=args.force, executor=executor,
                                             lateness=lateness)

@@ -1,4 +1,5 @@
-"""Where a batch is graded (grader/workers.py, grader/dask_workers.py): a Dask LocalCluster of two
+"""Where a batch is graded (grader/workers.py, grader/dask_workers.py): a local pool's workers
+start with torch and scipy.stats imported by its fork server; a Dask LocalCluster of two
 worker processes gives the local pool's scores; a worker SIGKILLed mid-submission, in either,
 has that submission graded again, stored once, and nothing lost; a Dask worker that cannot
 grade refuses work with a message that says why."""
@@ -6,6 +7,7 @@ grade refuses work with a message that says why."""
 import os
 import signal
 import sqlite3
+import sys
 import threading
 import time
 
@@ -45,6 +47,19 @@ def stored(out):
 
 
 @pytest.mark.slow
+def _what_the_worker_had(item: int) -> tuple[bool, bool, int]:
+    """In a worker, before anything of its own: torch and scipy.stats imported? and its pid.
+    (This module imports neither: the fork server's preload is what can have.)"""
+    return "torch" in sys.modules, "scipy.stats" in sys.modules, os.getpid()
+
+
+def test_a_local_pools_workers_start_with_what_grading_imports():
+    results = dict(workers.ProcessPool(2).map(_what_the_worker_had, [0, 1, 2, 3]))
+    assert sorted(results) == [0, 1, 2, 3]
+    assert all(torch and stats for torch, stats, _ in results.values()), results
+    assert os.getpid() not in {pid for _, _, pid in results.values()}
+
+
 def test_a_local_dask_cluster_gives_the_local_pools_scores(tmp_path, rubric):
     submissions = write_class(tmp_path / "class", {"ada": [CORRECT_KL], "bob": [WRONG_KL], "cy": ["1 / 0", CORRECT_KL]})
     pool = api.grade_submissions(submissions, rubric, tmp_path / "pool", jobs=2)
