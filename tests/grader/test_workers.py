@@ -46,7 +46,6 @@ def stored(out):
         return sorted(db.execute("SELECT submission, status, score FROM results"))
 
 
-@pytest.mark.slow
 def _what_the_worker_had(item: int) -> tuple[bool, bool, int]:
     """In a worker, before anything of its own: torch and scipy.stats imported? and its pid.
     (This module imports neither: the fork server's preload is what can have.)"""
@@ -60,6 +59,7 @@ def test_a_local_pools_workers_start_with_what_grading_imports():
     assert os.getpid() not in {pid for _, _, pid in results.values()}
 
 
+@pytest.mark.slow
 def test_a_local_dask_cluster_gives_the_local_pools_scores(tmp_path, rubric):
     submissions = write_class(tmp_path / "class", {"ada": [CORRECT_KL], "bob": [WRONG_KL], "cy": ["1 / 0", CORRECT_KL]})
     pool = api.grade_submissions(submissions, rubric, tmp_path / "pool", jobs=2)
