@@ -45,10 +45,12 @@ R = TypeVar("R")
 
 #: How many times a local pool tries an item whose worker died, before it is :class:`Lost`.
 ATTEMPTS = 3
-#: What the fork server imports for every worker of every local pool: all that grading a
-#: submission imports (``python -X importtime``), 4.3 s of CPU in a fresh process, against 0.8 s
-#: for ``grader.api`` alone. With a worker per core each importing its own, a batch of 4 at
-#: ``--jobs 2`` took 0.45 s longer per submission (``benchmarks/bench_overhead.py``).
+#: What the fork server imports for every worker of every local pool: the heavy modules grading a
+#: submission imports (the checks' own modules add nothing once these are in), 4.3 s of CPU in a
+#: fresh process, against 0.8 s for ``grader.api`` alone (``time.process_time()`` around
+#: ``importlib.import_module`` of each). With a worker per core each importing its own, a batch of
+#: 4 at ``--jobs 2`` took 0.45 s longer per submission (5 alternating repeats of
+#: ``vaegrade grade`` beside the floor of ``benchmarks/bench_overhead.py``).
 PRELOAD = ["grader.api", "torch", "scipy.stats"]
 
 
