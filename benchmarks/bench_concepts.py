@@ -4,7 +4,7 @@ Reads ``tests/data/concepts.yaml`` (10 concepts written from their questions, 16
 (answer, concept, present?) judgements). The meaning threshold is calibrated on the
 even-numbered judgements (the one that maximises F1 of the default, patterns or meaning) and
 every configuration is scored on the odd-numbered ones (held out) and on all. Prints the
-table, the calibrated threshold (:data:`grader.report.meaning.THRESHOLD` is set from it), the
+table, the calibrated threshold (:data:`vaegrade.grader.report.meaning.THRESHOLD` is set from it), the
 model's size and load time, and the checking time per answer.
 
     python benchmarks/bench_concepts.py
@@ -21,9 +21,9 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from grader.report import meaning  # noqa: E402
-from grader.report.answers import find_concepts  # noqa: E402
-from grader.report.spec import Concept  # noqa: E402
+from vaegrade.grader.report import meaning  # noqa: E402
+from vaegrade.grader.report.answers import find_concepts  # noqa: E402
+from vaegrade.grader.report.spec import Concept  # noqa: E402
 
 
 def scores(rows: list[tuple[bool, bool]]) -> tuple[float, float, float]:

@@ -21,13 +21,13 @@ from pathlib import Path
 import nbformat
 import torch
 
-from grader.api import grade_submission
-from grader.rubric import load_rubric
-from grader.submissions import Submission
-from reference.classifier import classify
-from reference.data import images_to_tensor, load_mnist
-from reference.metrics import test_set_statistics
-from reference.models import MlpVAE, fit
+from vaegrade.grader.run.grade import grade_submission
+from vaegrade.grader.rubric.schema import load_rubric
+from vaegrade.grader.run.submissions import Submission
+from vaegrade.reference.classifier import classify
+from vaegrade.reference.data import DATASETS, images_to_tensor
+from vaegrade.reference.metrics import test_set_statistics
+from vaegrade.reference.models import MlpVAE, fit
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -63,7 +63,7 @@ def main() -> None:
             cost = statistics.median(p["total"] for p in runs["bubblewrap"]) - statistics.median(p["total"] for p in runs["none"])
             print(f"{path.name}: the sandbox costs {cost:+.2f} s per submission")
 
-    mnist = load_mnist()
+    mnist = DATASETS["mnist"].load()
     x_train, x_test = images_to_tensor(mnist.x_train), images_to_tensor(mnist.x_test)
     started = time.monotonic()
     classify(x_test)

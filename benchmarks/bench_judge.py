@@ -1,6 +1,6 @@
 """The judge's cost per submission: its penultimate features of 1,000 images (what
-``sample_quality`` classifies), as trained (the baseline, :func:`reference.classifier.load_weights`)
-and as graded (:func:`reference.classifier.load_classifier`: batch norms folded, channels-last),
+``sample_quality`` classifies), as trained (the baseline, :func:`vaegrade.reference.classifier.load_weights`)
+and as graded (:func:`vaegrade.reference.classifier.load_classifier`: batch norms folded, channels-last),
 on one thread as in a grading worker beside its kernels, in batches of 100 and of 1,000. Prints the
 CPU seconds (best of ``--repeats``), the ratio to the baseline and the largest difference of the
 features from the baseline's, on real test digits and on noise.
@@ -20,8 +20,8 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from reference.classifier import load_classifier, load_weights  # noqa: E402
-from reference.data import images_to_tensor, load_mnist  # noqa: E402
+from vaegrade.reference.classifier import load_classifier, load_weights  # noqa: E402
+from vaegrade.reference.data import DATASETS, images_to_tensor  # noqa: E402
 
 
 def features(model: torch.nn.Module, images: torch.Tensor, batch: int) -> torch.Tensor:
@@ -43,8 +43,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     torch.set_num_threads(1)
-    digits = images_to_tensor(load_mnist().x_test[:1000])
-    noise = torch.rand(1000, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    digits = images_to_tensor(DATASETS["mnist"].load().x_test[:1000])
+    noise = torch.rand(1000, *DATASETS["mnist"].channel_shape, generator=torch.Generator().manual_seed(0))
     trained, graded = load_weights("mnist"), load_classifier("mnist")
     for name, images in (("test digits", digits), ("noise", noise)):
         channels_last = images.contiguous(memory_format=torch.channels_last)

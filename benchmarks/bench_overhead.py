@@ -49,7 +49,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from grader.datasets import served_files  # noqa: E402
+from vaegrade.grader.run.datasets import served_files  # noqa: E402
+from vaegrade.grader.run.isolation import ISOLATORS  # noqa: E402
 
 PARAMETERS = {"epochs": 2, "n_train": 10000, "batch_size": 128, "seed": 0}
 ONE_THREAD = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}  # as vaegrade's kernels (threads: 1)
@@ -110,7 +111,7 @@ def arguments(description: str, repeats: int, batch: int | None = None) -> argpa
     """``--repeats`` and ``--isolation``, parsed; then vaegrade byte-compiled (see the module's docstring)."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--repeats", type=int, default=repeats)
-    parser.add_argument("--isolation", choices=["bubblewrap", "none"], default="bubblewrap")
+    parser.add_argument("--isolation", choices=list(ISOLATORS), default="bubblewrap")
     if batch is not None:
         parser.add_argument("--batch", type=int, default=batch, help="submissions in the batch variant (graded 2 at a time)")
     args = parser.parse_args()

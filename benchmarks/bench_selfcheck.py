@@ -23,9 +23,10 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from grader.datasets import served_files  # noqa: E402
-from grader.selfcheck import SelfCheck  # noqa: E402
-from reference.classifier import classify  # noqa: E402
+from vaegrade.grader.run.datasets import served_files  # noqa: E402
+from vaegrade.grader.selfcheck import SelfCheck  # noqa: E402
+from vaegrade.reference.classifier import classify  # noqa: E402
+from vaegrade.reference.data import DATASETS  # noqa: E402
 
 
 def trained_namespace(work: Path) -> dict:
@@ -50,7 +51,7 @@ def main() -> None:
         check.use(ROOT / "rubrics/vae_mnist.yaml")
         check.namespace = namespace
         started = time.perf_counter()
-        classify(torch.rand(1000, 1, 28, 28))
+        classify(torch.rand(1000, *DATASETS["mnist"].channel_shape))
         baseline = time.perf_counter() - started
         print(f"baseline: classifier on 1000 images {baseline:.2f} s (1 thread)")
         for spec in check.rubric().checks:

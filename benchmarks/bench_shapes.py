@@ -20,10 +20,10 @@ from pathlib import Path
 
 import nbformat
 
-from grader.api import grade_submission
-from grader.environments import ensure_environment
-from grader.rubric import load_rubric
-from grader.submissions import Submission
+from vaegrade.grader.run.grade import grade_submission
+from vaegrade.grader.run.environments import ensure_environment
+from vaegrade.grader.rubric.schema import load_rubric
+from vaegrade.grader.run.submissions import Submission
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT = ["pytorch_examples_loss_function", "tf_keras_subclassed", "keras_functional"]

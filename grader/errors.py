@@ -6,14 +6,14 @@
     ├── ReportError           a written report cannot be read (path), or an overrides file is invalid
     ├── ClassFileError        nothing graded in OUT, a bad roster or submission-times file (path)
     ├── ArtifactError         a probe artifact is missing, unsafe or malformed (path)
-    ├── SandboxUnavailable    student code cannot be sandboxed here (grader.sandbox)
-    ├── NoSlot                every sandbox slot is leased (grader.slots)
-    ├── EnvironmentBuildError a rubric's kernel environment cannot be built (grader.environments)
-    ├── ClusterUnavailable    no Dask cluster, or no worker of it, can grade (grader.workers)
-    └── Lost                  a worker died on every attempt at a submission (grader.workers)
+    ├── SandboxUnavailable    student code cannot be sandboxed here (vaegrade.grader.run.isolation)
+    ├── NoSlot                every sandbox slot is leased (vaegrade.grader.run.slots)
+    ├── EnvironmentBuildError a rubric's kernel environment cannot be built (vaegrade.grader.run.environments)
+    ├── ClusterUnavailable    no Dask cluster, or no worker of it, can grade (vaegrade.grader.batch.workers)
+    └── Lost                  a worker died on every attempt at a submission (vaegrade.grader.batch.workers)
 
 Problems inside a student's notebook (a cell that raises, a timeout, a dead kernel) are not
-exceptions: they become fields of :class:`grader.results.ExecutionReport`.
+exceptions: they become fields of :class:`vaegrade.grader.results.ExecutionReport`.
 """
 
 from __future__ import annotations
@@ -65,3 +65,13 @@ class ArtifactError(GraderError):
     def __init__(self, path: Path | str, message: str) -> None:
         self.path, self.message = Path(path), message
         super().__init__(f"{Path(path).name}: {message}")
+
+
+class ClusterUnavailable(GraderError):
+    """No Dask cluster to grade on: ``distributed`` is missing, the scheduler cannot be reached,
+    or no worker of it can grade (:mod:`vaegrade.grader.batch.workers`)."""
+
+
+class Lost(GraderError):
+    """An item an executor could not get graded (its worker died on every attempt, or the
+    cluster went away); says what happened, for the internal error result."""

@@ -8,9 +8,13 @@ at all, with ``error`` saying why; such a result is never a silent zero.
 
 from __future__ import annotations
 
+import io
+from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 CheckStatus = Literal["passed", "partial", "failed", "error", "skipped"]
@@ -39,7 +43,7 @@ class QuestionReport(BaseModel):
     """What the report checker found for one written question (evidence for the instructor).
 
     ``status``: ``found``, ``empty`` or ``not found``. ``words`` counts the answer's words (see
-    :func:`grader.report.answers.count_words`); ``figures`` is None when the document cannot
+    :func:`vaegrade.grader.report.answers.count_words`); ``figures`` is None when the document cannot
     hold images (a text file)."""
 
     id: str
@@ -103,7 +107,7 @@ class ExecutionReport(BaseModel):
 
 
 class Isolation(BaseModel):
-    """How a submission's kernel was isolated (see :mod:`grader.sandbox`): ``bubblewrap`` or
+    """How a submission's kernel was isolated (see :mod:`vaegrade.grader.run.isolation`): ``bubblewrap`` or
     ``none`` (the instructor's explicit choice), the uid it ran as, and the limits applied."""
 
     mode: Literal["bubblewrap", "none"]
@@ -124,7 +128,7 @@ class SelfCheckRecord(BaseModel):
 
 
 class LateRecord(BaseModel):
-    """What the late policy (:mod:`grader.late`) deducted: ``points`` (``percent`` of the points
+    """What the late policy (:mod:`vaegrade.grader.publish.late`) deducted: ``points`` (``percent`` of the points
     possible, capped at the score) for ``days_late`` started days, by the time from ``source``."""
 
     submitted_at: datetime
@@ -151,6 +155,32 @@ class SubmissionResult(BaseModel):
                                           "answers), as told to the student")
     selfcheck: SelfCheckRecord | None = Field(None, description="self-check run in the same kernel (vaegrade validate)")
     late: LateRecord | None = Field(None, description="the late policy's deduction, already taken from `score`")
+
+
+@dataclass
+class Row:
+    """A result and its feedback figures' arrays (``.npz`` bytes, :func:`npz`): what the
+    gradebook stores and the feedback page is drawn from."""
+
+    result: SubmissionResult
+    figures_npz: bytes
+
+
+def npz(arrays: dict[str, np.ndarray]) -> bytes:
+    """``arrays`` as the bytes of a compressed ``.npz`` file (no pickles)."""
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def load_result(directory: Path) -> SubmissionResult:
+    """Read ``directory/result.json`` back (the feedback can be re-rendered from it and
+    ``artifacts.npz`` alone).
+
+    Raises:
+        OSError: no readable ``result.json``; pydantic.ValidationError: it is not a result.
+    """
+    return SubmissionResult.model_validate_json((directory / "result.json").read_text(encoding="utf-8"))
 
 
 def check_lines(checks: list[CheckResult]) -> list[str]:

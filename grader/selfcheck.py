@@ -7,10 +7,10 @@
 Like otter's ``grader.check``, but the checks are vaegrade's: the KL against its closed form,
 the reparameterization by a Kolmogorov-Smirnov test, samples judged by the classifier. It is the
 student's own code on the student's own machine, so nothing is sandboxed (and the result says
-so). The probes are answered in this process by the same :mod:`grader.probe_kernel` a grading
-kernel runs, and judged by the same checks (:mod:`grader.evaluation`), so a verdict here is the
+so). The probes are answered in this process by the same :mod:`vaegrade.grader.probe.kernel` a grading
+kernel runs, and judged by the same checks (:mod:`vaegrade.grader.checks.evaluate`), so a verdict here is the
 verdict grading gives for the same objects. Only the rubric's public view is ever loaded
-(:func:`grader.public.public_view`): hidden checks, their inputs and thresholds never reach the
+(:func:`vaegrade.grader.rubric.public.public_view`): hidden checks, their inputs and thresholds never reach the
 student, and public inputs come from the public seed, not the grading seed.
 
 Which rubric: ``selfcheck.use(PATH)`` (a rubric file, or a shipped rubric's name such as
@@ -39,13 +39,17 @@ import nbformat
 import numpy as np
 from pydantic import BaseModel, Field, PrivateAttr
 
-from grader import artifacts, feedback, probe_kernel, scoring
-from grader.checks.base import CheckSpec, Evidence
-from grader.errors import RubricError, SubmissionError
-from grader.evaluation import evaluate_checks, probe_context, unique_requests
-from grader.public import find_public_rubric, load_public
-from grader.results import CheckResult, check_lines
-from grader.rubric import Rubric, Withheld
+from vaegrade.grader.checks import scoring
+from vaegrade.grader.checks.base import CheckSpec, Evidence
+from vaegrade.grader.checks.evaluate import evaluate_checks, unique_requests
+from vaegrade.grader.errors import RubricError, SubmissionError
+from vaegrade.grader.probe import artifacts
+from vaegrade.grader.probe import kernel as probe_kernel
+from vaegrade.grader.probe.cell import GRADING_VARIABLE
+from vaegrade.grader.publish import feedback
+from vaegrade.grader.results import CheckResult, check_lines
+from vaegrade.grader.rubric.public import find_public_rubric, load_public
+from vaegrade.grader.rubric.schema import Rubric, Withheld
 
 
 class SelfCheckResult(BaseModel):
@@ -118,9 +122,16 @@ class SelfCheck:
     def __call__(self, *check_ids: str) -> SelfCheckResult:
         """Run the named public checks (all of them when none is named).
 
+        While the notebook is being graded, nothing runs (grading runs the checks itself): the
+        result says so and holds no check.
+
         Raises:
             KeyError: an id that is not a public check (a hidden check's id included: it is not known here).
         """
+        if os.environ.get(GRADING_VARIABLE):
+            print("vaegrade: self-check does not run while your notebook is graded: the grader runs the checks itself")
+            return SelfCheckResult(rubric="", title="self-check skipped while grading", source="", seed=0, checks=[],
+                                   seconds=0.0, withheld=Withheld())
         rubric = self.rubric()
         by_id = {check.id: check for check in rubric.checks}
         unknown = [check_id for check_id in check_ids if check_id not in by_id]
@@ -138,7 +149,7 @@ class SelfCheck:
         notebook = self._saved_notebook()
         runnable = [check for check in checks if not check.reads_notebook or notebook is not None]
         namespace = self.namespace if self.namespace is not None else _namespace()
-        context = dataclasses.replace(probe_context(rubric), parameters=kernel_parameters(rubric, namespace))
+        context = dataclasses.replace(rubric.probe_context(), parameters=kernel_parameters(rubric, namespace))
         requests = unique_requests(runnable, context)
         with tempfile.TemporaryDirectory(prefix="vaegrade-selfcheck-") as directory, _rng_kept():
             artifacts.write_requests(Path(directory), list(requests.values()), rubric.seed, rubric.framework)

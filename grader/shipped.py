@@ -1,8 +1,9 @@
 """Where the files vaegrade ships beside its code are: ``templates`` and ``rubrics``.
 
-In a source checkout (and an editable install) they are the repository's ``templates/`` and
-``rubrics/``; a wheel carries them as package data under ``vaegrade/`` (pyproject's
-``package-dir`` maps them there), beside the ``grader`` package.
+The repository's ``templates/`` and ``rubrics/`` are the packages ``vaegrade.templates`` and
+``vaegrade.rubrics`` (data only; pyproject's ``package-dir`` maps them), beside ``grader/``
+(``vaegrade.grader``) both in a checkout (an editable install) and in a wheel's
+``site-packages/vaegrade/``: :data:`ROOT` is that common folder.
 """
 
 from __future__ import annotations
@@ -16,8 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def shipped(name: Literal["templates", "rubrics"]) -> Path:
     """The folder of shipped ``templates`` or ``rubrics``, in a wheel or a checkout."""
-    installed = ROOT / "vaegrade" / name
-    return installed if installed.is_dir() else ROOT / name
+    return ROOT / name
 
 
 def rubric_file(spec: str | Path) -> Path:

@@ -19,7 +19,7 @@ def function(path: str) -> Callable:
         ModuleNotFoundError, AttributeError: no such module or function in ``reference``.
     """
     module, name = path.rsplit(".", 1)
-    return getattr(importlib.import_module(f"reference.{module}"), name)
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
 
 
 @lru_cache(maxsize=None)
@@ -31,9 +31,9 @@ def parameters(path: str) -> tuple[str, ...]:
         LookupError: no function of that name at the top level of the module.
     """
     module, name = path.rsplit(".", 1)
-    source = Path(importlib.util.find_spec(f"reference.{module}").origin).read_text(encoding="utf-8")
+    source = Path(importlib.util.find_spec(f"{__name__}.{module}").origin).read_text(encoding="utf-8")
     for node in ast.parse(source).body:
         if isinstance(node, ast.FunctionDef) and node.name == name:
             arguments = node.args
             return tuple(a.arg for a in [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs])
-    raise LookupError(f"reference.{module} defines no function {name}")
+    raise LookupError(f"{__name__}.{module} defines no function {name}")

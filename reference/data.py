@@ -3,7 +3,7 @@ files) or the shipped copies, registered by name in :data:`DATASETS`.
 
 Each shipped copy, ``reference/assets/<name>.npz``, holds the canonical 70,000 images in the
 canonical order and split (60,000 train, 10,000 test), as uint8 pixels in Keras's layout.
-It is verified against its pinned sha256 on every load. Provenance and the command that
+It is verified against its pinned sha256 when a process first loads it. Provenance and the command that
 rebuilt each are in ``reference/assets/<name>.PROVENANCE.md``.
 """
 
@@ -15,6 +15,7 @@ import io
 import struct
 import zipfile
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,9 +25,6 @@ if TYPE_CHECKING:  # annotations only: imported where used, so a rubric loads wi
     import torch
 
 ASSETS = Path(__file__).resolve().parent / "assets"
-SHIPPED_MNIST = ASSETS / "mnist.npz"
-#: sha256 of ``reference/assets/mnist.npz``, printed by ``python -m reference.build_mnist``.
-SHIPPED_MNIST_SHA256 = "ee068f36682cba7f38bafdedc77b0f873ebbcf877036f7ebde566966146ac146"
 
 KERAS_KEYS = ("x_train", "y_train", "x_test", "y_test")
 IDX_FILES = {
@@ -42,39 +40,85 @@ class DataError(ValueError):
 
 
 @dataclass(frozen=True)
-class DatasetInfo:
-    """A shipped data set: its file, pinned sha256, the command that rebuilds it, and its
-    class names (index = label)."""
+class Dataset:
+    """A shipped image data set and everything that knows its geometry: the one place the grader
+    learns an image's size.
+
+    Attributes:
+        name: the rubric's ``dataset`` value.
+        file: the shipped copy, ``reference/assets/<name>.npz`` (Keras layout, uint8).
+        sha256: its pinned sha256, printed by the ``rebuild`` command.
+        rebuild: the command that rebuilds ``file`` from its public source.
+        classes: class names, index = label.
+        judge: the judge classifier's weights file (a state dict, see :mod:`vaegrade.reference.classifier`).
+        judge_sha256: its pinned sha256, printed by ``python -m vaegrade.reference.train_classifier``.
+        image_shape: (height, width) of one grey-scale image, in pixels.
+        sizes: (training images, test images).
+    """
 
     name: str
-    path: Path
+    file: Path
     sha256: str
     rebuild: str
     classes: tuple[str, ...]
+    judge: Path
+    judge_sha256: str
+    image_shape: tuple[int, int] = (28, 28)
+    sizes: tuple[int, int] = (60000, 10000)
+
+    @property
+    def pixels(self) -> int:
+        """Values in one image (height x width)."""
+        return self.image_shape[0] * self.image_shape[1]
+
+    @property
+    def channel_shape(self) -> tuple[int, int, int]:
+        """One image as (channels, height, width), PyTorch's layout of the judge's input."""
+        return (1, *self.image_shape)
+
+    def load(self) -> Images:
+        """The shipped arrays, sha256-checked and read once per process (:func:`load_dataset`)."""
+        return load_dataset(self.name)
+
+    def validated(self, arrays: dict[str, np.ndarray], origin: Path | str) -> Images:
+        """``arrays`` as :class:`Images` when they have this data set's keys, sizes, image shape
+        and dtype (uint8).
+
+        Raises:
+            DataError: a key is missing or an array's shape or dtype is not this data set's.
+        """
+        (train, test), shape = self.sizes, self.image_shape
+        expected = {"x_train": (train, *shape), "y_train": (train,), "x_test": (test, *shape), "y_test": (test,)}
+        for key, wanted in expected.items():
+            array = arrays[key]
+            if array.shape != wanted or array.dtype != np.uint8:
+                raise DataError(f"{origin}: {key} is {array.dtype}{list(array.shape)}, expected uint8{list(wanted)}")
+        return Images(**arrays)
 
 
-#: Data sets a rubric's ``dataset`` may name. Each has a judge classifier in
-#: :data:`reference.classifier.JUDGES`.
+#: Data sets a rubric's ``dataset`` may name, each with its judge classifier.
 DATASETS = {
-    "mnist": DatasetInfo("mnist", SHIPPED_MNIST, SHIPPED_MNIST_SHA256, "python -m reference.build_mnist",
-                         tuple(str(digit) for digit in range(10))),
-    "fashion_mnist": DatasetInfo(
-        "fashion_mnist", ASSETS / "fashion_mnist.npz",
-        "442f264ce0d782402cefb7088dee95291033dcd5898f6a2b089ab99ca8c36e88",
-        "python -m reference.build_fashion_mnist",
-        ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")),
+    "mnist": Dataset(
+        "mnist", ASSETS / "mnist.npz", "ee068f36682cba7f38bafdedc77b0f873ebbcf877036f7ebde566966146ac146",
+        "python -m vaegrade.reference.build_mnist", tuple(str(digit) for digit in range(10)),
+        ASSETS / "classifier.pt", "6bb991acfed61d3c8a41c90b1420fe215edbd91baf627ab294045d1322eed183"),
+    "fashion_mnist": Dataset(
+        "fashion_mnist", ASSETS / "fashion_mnist.npz", "442f264ce0d782402cefb7088dee95291033dcd5898f6a2b089ab99ca8c36e88",
+        "python -m vaegrade.reference.build_fashion_mnist",
+        ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
+        ASSETS / "classifier_fashion_mnist.pt", "386a16bfe13f3d65a1778fbd1b9408465a601539beefbe4c3234ee6f914d7f50"),
 }
 
 
 @dataclass(frozen=True)
-class MNIST:
-    """The MNIST arrays in Keras's layout.
+class Images:
+    """A data set's arrays in Keras's layout (shapes per its :class:`Dataset`).
 
     Attributes:
-        x_train: (60000, 28, 28) uint8 pixels in 0..255.
-        y_train: (60000,) uint8 labels in 0..9.
-        x_test: (10000, 28, 28) uint8 pixels.
-        y_test: (10000,) uint8 labels.
+        x_train: (N_train, H, W) uint8 pixels in 0..255.
+        y_train: (N_train,) uint8 labels.
+        x_test: (N_test, H, W) uint8 pixels.
+        y_test: (N_test,) uint8 labels.
     """
 
     x_train: np.ndarray
@@ -110,42 +154,40 @@ def verify_sha256(path: Path, expected: str, error: type[Exception], rebuild: st
                     f"replaced; rebuild it with `{rebuild}`")
 
 
-def load_dataset(name: str) -> MNIST:
-    """The shipped copy of data set ``name`` (a key of :data:`DATASETS`), sha256-checked.
+@lru_cache(maxsize=None)
+def load_dataset(name: str) -> Images:
+    """The shipped copy of data set ``name`` (a key of :data:`DATASETS`), sha256-checked, read
+    once per process (the arrays are shared: do not write to them).
 
     Raises:
         DataError: unknown name, or the file is missing or its sha256 does not match.
     """
     if name not in DATASETS:
         raise DataError(f"unknown data set {name!r}; known: {sorted(DATASETS)}")
-    info = DATASETS[name]
-    verify_sha256(info.path, info.sha256, DataError, info.rebuild)
-    return load_mnist(info.path)
+    dataset = DATASETS[name]
+    verify_sha256(dataset.file, dataset.sha256, DataError, dataset.rebuild)
+    return read_images(dataset.file, dataset)
 
 
-def load_mnist(path: str | Path | None = None) -> MNIST:
-    """Load MNIST from ``path`` or, when ``path`` is None, from the shipped, sha256-checked copy.
+def read_images(path: str | Path, dataset: Dataset = DATASETS["mnist"]) -> Images:
+    """A copy of ``dataset`` (its geometry and sizes) from a user's file or folder.
 
     Args:
-        path: a Keras ``mnist.npz`` file, or a folder holding the four IDX files
-            (``train-images-idx3-ubyte`` etc., optionally ``.gz``), or None.
+        path: a Keras ``.npz`` file (``mnist.npz``), or a folder holding the four IDX files
+            (``train-images-idx3-ubyte`` etc., optionally ``.gz``).
     Returns:
-        :class:`MNIST` with uint8 arrays, validated for shape and dtype.
+        :class:`Images` with uint8 arrays, validated for shape and dtype.
     Raises:
-        DataError: the file is missing, its sha256 does not match (shipped copy), or its
-            arrays have the wrong keys, shapes or dtypes.
+        DataError: the file is missing or its arrays have the wrong keys, shapes or dtypes.
     """
-    if path is None:
-        verify_sha256(SHIPPED_MNIST, SHIPPED_MNIST_SHA256, DataError, "python -m reference.build_mnist")
-        path = SHIPPED_MNIST
     path = Path(path)
     arrays = _read_idx_folder(path) if path.is_dir() else _read_keras_npz(path)
-    return _validated(arrays, path)
+    return dataset.validated(arrays, path)
 
 
 def _read_keras_npz(path: Path) -> dict[str, np.ndarray]:
     if not path.is_file():
-        raise DataError(f"no MNIST file at {path}")
+        raise DataError(f"no data file at {path}")
     try:
         with np.load(path, allow_pickle=False) as npz:
             missing = [key for key in KERAS_KEYS if key not in npz.files]
@@ -196,22 +238,13 @@ def write_idx(array: np.ndarray) -> bytes:
     return header + array.tobytes()
 
 
-def _validated(arrays: dict[str, np.ndarray], origin: Path) -> MNIST:
-    expected = {"x_train": (60000, 28, 28), "y_train": (60000,), "x_test": (10000, 28, 28), "y_test": (10000,)}
-    for key, shape in expected.items():
-        array = arrays[key]
-        if array.shape != shape or array.dtype != np.uint8:
-            raise DataError(f"{origin}: {key} is {array.dtype}{list(array.shape)}, expected uint8{list(shape)}")
-    return MNIST(**arrays)
-
-
-def save_keras_npz(mnist: MNIST, destination: Path | io.BufferedIOBase) -> None:
-    """Write ``mnist`` as a deflate-compressed Keras-layout ``.npz`` with reproducible bytes.
+def save_keras_npz(images: Images, destination: Path | io.BufferedIOBase) -> None:
+    """Write ``images`` as a deflate-compressed Keras-layout ``.npz`` with reproducible bytes.
 
     Every zip member gets a fixed timestamp, so the same arrays always give the same sha256.
     """
     with zipfile.ZipFile(destination, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
-        for key, array in mnist.arrays().items():
+        for key, array in images.arrays().items():
             member = zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0))
             member.compress_type = zipfile.ZIP_DEFLATED
             buffer = io.BytesIO()
@@ -220,6 +253,6 @@ def save_keras_npz(mnist: MNIST, destination: Path | io.BufferedIOBase) -> None:
 
 
 def images_to_tensor(images: np.ndarray) -> torch.Tensor:
-    """uint8 images (N, 28, 28) -> float32 tensor (N, 1, 28, 28) with values in [0, 1] (pixel/255)."""
+    """uint8 images (N, H, W) -> float32 tensor (N, 1, H, W) with values in [0, 1] (pixel/255)."""
     import torch
     return torch.from_numpy(np.ascontiguousarray(images)).float().div_(255.0).unsqueeze(1)

@@ -48,7 +48,7 @@ def kl_laplace(loc: Tensor, scale: Tensor, prior_loc: Tensor, prior_scale: Tenso
     Returns:
         (B,) KL in nats: log(b2 / b1) + |m1 - m2| / b2 + (b1 / b2) exp(-|m1 - m2| / b1) - 1.
     Source: integrate log q/p under q = Laplace(m1, b1); matches
-    ``torch.distributions.kl_divergence(Laplace, Laplace)`` (checked in tests/reference/test_kl.py).
+    ``torch.distributions.kl_divergence(Laplace, Laplace)`` (checked in tests/unit/reference/test_kl.py).
     """
     gap = (loc - prior_loc).abs()
     return (prior_scale.log() - scale.log() + gap / prior_scale + (scale / prior_scale) * torch.exp(-gap / scale) - 1.0).sum(dim=-1)

@@ -2,7 +2,7 @@
 
 Convention (the one every vaegrade rubric uses unless it says otherwise): reconstruction terms
 and KL are **summed over pixels and latent dimensions** (nats per example), and the negative
-ELBO is **averaged over the batch**. Images are (B, 1, 28, 28) (any (B, ...) shape works)
+ELBO is **averaged over the batch**. Images are (B, 1, H, W) (any (B, ...) shape works)
 with values in [0, 1]; ``x_hat`` holds Bernoulli means (probabilities), not logits.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 from torch import Tensor
 from torch.nn import functional as F
 
-from reference.kl import kl_normal_std
+from vaegrade.reference.kl import kl_normal_std
 
 
 def bernoulli_reconstruction(x: Tensor, x_hat: Tensor) -> Tensor:
@@ -40,7 +40,7 @@ def negative_elbo(x: Tensor, x_hat: Tensor, mu: Tensor, logvar: Tensor, beta: fl
     """Negative ELBO with a Bernoulli decoder and a Gaussian posterior, over a batch.
 
     Args:
-        x, x_hat: (B, 1, 28, 28) targets and decoder probabilities in [0, 1].
+        x, x_hat: (B, 1, H, W) targets and decoder probabilities in [0, 1].
         mu, logvar: (B, D) posterior parameters.
         beta: weight of the KL term (beta-VAE, Higgins et al., 2017); 1.0 is the ELBO.
         reduction: ``mean`` (the convention) or ``sum`` over the batch, for handouts that sum.

@@ -1,7 +1,7 @@
 """Sample-quality and reconstruction metrics built on the pretrained MNIST classifier.
 
 Reference values for the 10,000 real test images and for uniform noise are in the README; they
-are printed by ``python -m reference.metrics``.
+are printed by ``python -m vaegrade.reference.metrics``.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from reference.data import ASSETS, DATASETS, images_to_tensor, load_dataset, load_mnist
+from vaegrade.reference.data import ASSETS, DATASETS, images_to_tensor, load_dataset
 
 if TYPE_CHECKING:  # annotations only: imported where used, so a rubric loads without it
     from torch import Tensor
@@ -58,7 +58,7 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma
     Tr (S1 S2)^(1/2) is the sum of the square roots of the eigenvalues of S1 S2 (real and
     non-negative for covariances; rounding's tiny negative or complex parts are dropped), as
     torchmetrics' FID computes it: 0.01 s for F = 128 where ``scipy.linalg.sqrtm`` of the product
-    took 0.08 s, with the same distance to 1e-12 (``tests/reference/test_classifier_metrics.py``).
+    took 0.08 s, with the same distance to 1e-12 (``tests/unit/reference/test_classifier_metrics.py``).
 
     Args:
         mu1, mu2: (F,) means; sigma1, sigma2: (F, F) covariances.
@@ -87,8 +87,8 @@ def nearest_path(dataset: str) -> Path:
 
 def _provenance(dataset: str, judged: bool) -> dict[str, str]:
     """The sha256 a shipped array depends on: the data set's, and its judge's when ``judged``."""
-    from reference.classifier import JUDGES
-    return {"data_sha256": DATASETS[dataset].sha256, **({"classifier_sha256": JUDGES[dataset].sha256} if judged else {})}
+    data = DATASETS[dataset]
+    return {"data_sha256": data.sha256, **({"classifier_sha256": data.judge_sha256} if judged else {})}
 
 
 def _shipped(path: Path, provenance: dict[str, str]) -> dict[str, np.ndarray] | None:
@@ -106,21 +106,21 @@ def test_set_statistics(dataset: str = "mnist") -> tuple[np.ndarray, np.ndarray]
     """Feature mean (128,) and covariance (128, 128), float64, of the 10,000 test images of
     ``dataset`` by its judge: read from the shipped file when it was computed from the current
     judge and data (their sha256 are recorded in it), else computed (about 12 s on 2 CPU cores).
-    Written by ``python -m reference.metrics --write-statistics``."""
+    Written by ``python -m vaegrade.reference.metrics --write-statistics``."""
     stored = _shipped(statistics_path(dataset), _provenance(dataset, judged=True))
     return (stored["mu"], stored["sigma"]) if stored else computed_test_set_statistics(dataset)
 
 
 def computed_test_set_statistics(dataset: str) -> tuple[np.ndarray, np.ndarray]:
     """:func:`test_set_statistics` computed from the images, never read from the shipped file."""
-    from reference.classifier import classify
+    from vaegrade.reference.classifier import classify
     _, features = classify(images_to_tensor(load_dataset(dataset).x_test), dataset=dataset)
     return feature_statistics(features)
 
 
 def nearest_training(images: np.ndarray, train: Tensor, norms: Tensor | None = None) -> tuple[np.ndarray, np.ndarray]:
     """For each image (N, ...) in [0, 1]: the pixel L2 distance (float64) to its nearest training
-    image in ``train`` (M, 784) float32 in [0, 1], and that image's index (int64). Exact search, in
+    image in ``train`` (M, H * W) float32 in [0, 1], and that image's index (int64). Exact search, in
     chunks of 100 images. ``norms``: ``train``'s (M,) squared row norms, if the caller keeps them
     (:func:`squared_norms`; computed here otherwise)."""
     import torch
@@ -140,7 +140,7 @@ def squared_norms(train: Tensor) -> Tensor:
 
 
 def training_images(x_train: np.ndarray) -> Tensor:
-    """uint8 training images (M, 28, 28) -> (M, 784) float32 in [0, 1], the space of
+    """uint8 training images (M, H, W) -> (M, H * W) float32 in [0, 1], the space of
     :func:`nearest_training`. Divided in float32 (0.1 s for 60,000 images; a float64 detour
     took 1.7 s and 376 MB)."""
     import torch
@@ -152,7 +152,7 @@ def test_set_nearest_distances(dataset: str = "mnist") -> np.ndarray:
     """(10000,) float64: each test image's pixel L2 distance to its nearest training image
     (all 60,000): the held-out reference of the data-copying test (Meehan et al., 2020). Read
     from the shipped file when it was computed from the current data (its sha256 is recorded in
-    it), else computed (about 30 s on 2 CPU cores). Written by ``python -m reference.metrics --write-statistics``."""
+    it), else computed (about 30 s on 2 CPU cores). Written by ``python -m vaegrade.reference.metrics --write-statistics``."""
     stored = _shipped(nearest_path(dataset), _provenance(dataset, judged=False))
     return stored["distances"] if stored else computed_test_set_nearest_distances(dataset)
 
@@ -176,18 +176,18 @@ def write_statistics() -> None:
             print(f"wrote {path}")
 
 
-def sample_quality(images: Tensor) -> SampleQuality:
-    """All :class:`SampleQuality` metrics of images (N, 1, 28, 28) in [0, 1]."""
-    from reference.classifier import classify
-    return quality_from_classifier(*classify(images))
+def sample_quality(images: Tensor, dataset: str = "mnist") -> SampleQuality:
+    """All :class:`SampleQuality` metrics of images (N, 1, H, W) in [0, 1], by ``dataset``'s judge."""
+    from vaegrade.reference.classifier import classify
+    return quality_from_classifier(*classify(images, dataset=dataset), dataset=dataset)
 
 
 def quality_from_classifier(probs: Tensor, features: Tensor, dataset: str = "mnist") -> SampleQuality:
     """:class:`SampleQuality` from the judge's outputs on the images (see ``classify``):
-    probs (N, 10) and penultimate features (N, 128); the Frechet distance is to ``dataset``'s test set."""
+    probs (N, classes) and penultimate features (N, 128); the Frechet distance is to ``dataset``'s test set."""
     import torch
     mean_probs = probs.double().mean(dim=0)
-    shares = torch.bincount(probs.argmax(dim=1), minlength=10).double() / len(probs)
+    shares = torch.bincount(probs.argmax(dim=1), minlength=probs.shape[1]).double() / len(probs)
     mu, sigma = feature_statistics(features)
     return SampleQuality(
         confidence=probs.max(dim=1).values.double().mean().item(),
@@ -200,7 +200,7 @@ def quality_from_classifier(probs: Tensor, features: Tensor, dataset: str = "mni
 
 def reconstruction_bce(x: Tensor, x_hat: Tensor) -> float:
     """Mean over images of the BCE summed over pixels, nats per image."""
-    from reference.losses import bernoulli_reconstruction
+    from vaegrade.reference.losses import bernoulli_reconstruction
     return bernoulli_reconstruction(x, x_hat).mean().item()
 
 
@@ -211,12 +211,13 @@ def main() -> None:
     if "--write-statistics" in sys.argv[1:]:
         write_statistics()
         return
-    mnist = load_mnist()
+    mnist = DATASETS["mnist"]
+    images = mnist.load()
     generator = torch.Generator().manual_seed(0)
     cases = {
-        "MNIST test images (10,000)": images_to_tensor(mnist.x_test),
-        "MNIST train images (first 10,000)": images_to_tensor(mnist.x_train[:10000]),
-        "uniform noise (10,000)": torch.rand(10000, 1, 28, 28, generator=generator),
+        "MNIST test images (10,000)": images_to_tensor(images.x_test),
+        "MNIST train images (first 10,000)": images_to_tensor(images.x_train[:10000]),
+        "uniform noise (10,000)": torch.rand(10000, *mnist.channel_shape, generator=generator),
     }
     for name, images in cases.items():
         print(f"{name}: {sample_quality(images)}")

@@ -1,11 +1,11 @@
-"""Train the pretrained MNIST classifier and write ``reference/assets/classifier.pt``.
+"""Train a data set's judge classifier and write its weights (the data set's ``judge`` file).
 
-Usage: ``python -m reference.train_classifier [--dataset mnist|fashion_mnist] [--epochs 8] [--seed 0]``
+Usage: ``python -m vaegrade.reference.train_classifier [--dataset mnist|fashion_mnist] [--epochs 8] [--seed 0]``
 
-Trains :class:`reference.classifier.MnistCNN` on the 60,000 training images of the shipped
+Trains :class:`vaegrade.reference.classifier.JudgeCNN` on the training images of the shipped
 copy of the data set (random shifts of up to 2 pixels, and for Fashion-MNIST random horizontal
-flips; Adam with a one-cycle schedule), then prints the accuracy on the 10,000 test images and
-the sha256 of the weights file, which must be pinned in ``reference.classifier.JUDGES``. The test set is used once, after training, never to
+flips; Adam with a one-cycle schedule), then prints the accuracy on the test images and
+the sha256 of the weights file, which must be pinned as the data set's ``judge_sha256``. The test set is used once, after training, never to
 choose anything.
 """
 
@@ -18,17 +18,18 @@ import time
 import torch
 from torch import nn
 
-from reference.classifier import JUDGES, MnistCNN
-from reference.data import DATASETS, images_to_tensor, load_dataset, sha256_file
+from vaegrade.reference.classifier import JudgeCNN
+from vaegrade.reference.data import DATASETS, images_to_tensor, load_dataset, sha256_file
 
 
 def random_shift(x: torch.Tensor, max_shift: int, generator: torch.Generator) -> torch.Tensor:
-    """Shift each image of (B, 1, 28, 28) by up to ``max_shift`` pixels in x and y, zero-filled."""
+    """Shift each image of (B, 1, H, W) by up to ``max_shift`` pixels in x and y, zero-filled."""
+    height, width = x.shape[-2:]
     padded = nn.functional.pad(x, [max_shift] * 4)
     dx, dy = torch.randint(0, 2 * max_shift + 1, (2, len(x)), generator=generator)
-    rows = (torch.arange(28)[None, :] + dy[:, None])[:, None, :, None].expand(-1, 1, 28, 28 + 2 * max_shift)
+    rows = (torch.arange(height)[None, :] + dy[:, None])[:, None, :, None].expand(-1, 1, height, width + 2 * max_shift)
     out = padded.gather(2, rows)
-    cols = (torch.arange(28)[None, :] + dx[:, None])[:, None, None, :].expand(-1, 1, 28, 28)
+    cols = (torch.arange(width)[None, :] + dx[:, None])[:, None, None, :].expand(-1, 1, height, width)
     return out.gather(3, cols)
 
 
@@ -54,7 +55,7 @@ def main(argv: list[str] | None = None) -> None:
     x_train, y_train = images_to_tensor(mnist.x_train), torch.from_numpy(mnist.y_train).long()
     x_test, y_test = images_to_tensor(mnist.x_test), torch.from_numpy(mnist.y_test).long()
 
-    model = MnistCNN()
+    model = JudgeCNN(DATASETS[args.dataset])
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     steps = args.epochs * ((len(x_train) + args.batch_size - 1) // args.batch_size)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=3e-3, total_steps=steps)
@@ -78,7 +79,7 @@ def main(argv: list[str] | None = None) -> None:
 
     buffer = io.BytesIO()
     torch.save(model.state_dict(), buffer)
-    weights = JUDGES[args.dataset].weights
+    weights = DATASETS[args.dataset].judge
     weights.write_bytes(buffer.getvalue())
     print(f"test accuracy {accuracy(model, x_test, y_test):.4%} on {len(x_test)} images")
     print(f"wrote {weights} sha256 {sha256_file(weights)}")

@@ -1,6 +1,6 @@
-"""Check types, registered by name in :data:`CHECK_TYPES` (see :mod:`grader.checks.base`)."""
+"""Check types, registered by name in :data:`CHECK_TYPES` (see :mod:`vaegrade.grader.checks.base`)."""
 
-from grader.checks import autodecoder, figures, functions, history, inpainting, interpolation, latent, model, sweep  # noqa: F401  (registration)
-from grader.checks.base import CHECK_TYPES, CheckSpec, Evidence, Outcome, ProbeContext, ProbeOutput, ProbeRequest
+from vaegrade.grader.checks import autodecoder, figures, functions, history, inpainting, interpolation, latent, model, sweep  # noqa: F401  (registration)
+from vaegrade.grader.checks.base import CHECK_TYPES, CheckSpec, Evidence, Outcome, ProbeContext, ProbeOutput, ProbeRequest
 
 __all__ = ["CHECK_TYPES", "CheckSpec", "Evidence", "Outcome", "ProbeContext", "ProbeOutput", "ProbeRequest"]

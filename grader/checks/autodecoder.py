@@ -6,9 +6,9 @@ from typing import Literal, Optional
 
 from pydantic import Field
 
-from grader.checks.base import Evidence, Outcome, ProbeContext, ProbeRequest, missing_message, register
-from grader.checks.model import BceCheck, images_from, test_images
-from grader.interface import CheckedLocator, locator_config
+from vaegrade.grader.checks.base import Evidence, Outcome, ProbeContext, ProbeRequest, missing_message, register
+from vaegrade.grader.checks.model import BceCheck, images_from, test_images
+from vaegrade.grader.probe.interface import CheckedLocator, locator_config
 
 
 @register
@@ -49,7 +49,7 @@ class AutoDecoderCheck(BceCheck):
         if output.error:
             return Outcome(0.0, f"could not fit latent codes through the decoder: {missing_message(output.error, evidence)}")
         x = evidence.requests[self.id].inputs["images"]
-        x_hat, problem = images_from(output, "x_hat", len(x), evidence.context.model)
+        x_hat, problem = images_from(output, "x_hat", len(x), evidence.context)
         if x_hat is None:
             return Outcome(0.0, problem)
         return self.scored(x, x_hat, f" after {self.steps} steps of optimising their codes")

@@ -24,8 +24,9 @@ import nbformat
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from grader.interface import ModelSpec
-from reference.data import MNIST
+from vaegrade.grader.probe.interface import ModelSpec
+from vaegrade.grader.probe.requests import ProbeOutput, ProbeRequest
+from vaegrade.reference.data import Dataset, Images
 
 CHECK_TYPES: dict[str, type["CheckSpec"]] = {}
 
@@ -64,10 +65,10 @@ class CheckSpec(BaseModel):
 
     def prepare(self, context: "ProbeContext") -> None:
         """Load what :meth:`evaluate` will need (a judge, reference statistics) ahead of time: the
-        grader calls it while the notebook runs (:class:`grader.evaluation.Preparation`). Nothing by default."""
+        grader calls it while the notebook runs (:class:`vaegrade.grader.checks.evaluate.Preparation`). Nothing by default."""
 
     def measurements(self, details: dict[str, Any]) -> dict[str, float]:
-        """Metric name -> value in an outcome's ``details``, for calibration (:mod:`grader.calibrate`)."""
+        """Metric name -> value in an outcome's ``details``, for calibration (:mod:`vaegrade.grader.assignment.calibrate`)."""
         return {}
 
     def rng(self, seed: int) -> np.random.Generator:
@@ -76,40 +77,21 @@ class CheckSpec(BaseModel):
 
 
 @dataclass(frozen=True)
-class ProbeRequest:
-    """One call the student kernel makes on the grader's behalf.
-
-    ``key`` names the artifact (``<key>.npz``); requests with the same key are made once.
-    ``kind`` selects a function in :mod:`grader.probe_kernel`; ``config`` is JSON-able;
-    ``inputs`` are arrays the kernel reads from ``<key>.inputs.npz``.
-    """
-
-    key: str
-    kind: str
-    config: dict[str, Any] = field(default_factory=dict)
-    inputs: dict[str, np.ndarray] = field(default_factory=dict, compare=False)
-
-
-@dataclass(frozen=True)
 class ProbeContext:
-    """What checks may use to build their probe inputs: the rubric's seed, its data set's
-    arrays (``data``, named ``dataset``), the grading parameters, the notebook's ``framework``
-    and how its model is reached (``model``)."""
+    """What checks may use to build their probe inputs: the rubric's seed, its data set
+    (``dataset``: geometry, classes, judge) and that data set's arrays (``data``), the grading
+    parameters, the notebook's ``framework`` and how its model is reached (``model``)."""
 
     seed: int
-    data: MNIST
+    dataset: Dataset
     parameters: dict[str, Any]
-    dataset: str = "mnist"
     framework: str = "torch"
     model: ModelSpec = field(default_factory=ModelSpec)
 
-
-@dataclass(frozen=True)
-class ProbeOutput:
-    """A probe's answer: arrays when it ran, or the exception it raised (``error``)."""
-
-    arrays: dict[str, np.ndarray] = field(default_factory=dict)
-    error: str | None = None
+    @property
+    def data(self) -> Images:
+        """The data set's arrays (read once per process)."""
+        return self.dataset.load()
 
 
 @dataclass(frozen=True)

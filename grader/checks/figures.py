@@ -7,8 +7,8 @@ from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from grader.checks.base import CheckSpec, Evidence, Outcome, register
-from grader.transforms import is_injected
+from vaegrade.grader.checks.base import CheckSpec, Evidence, Outcome, register
+from vaegrade.grader.probe.cell import is_injected
 
 IMAGE_MIMETYPES = ("image/png", "image/jpeg", "image/svg+xml")
 

@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from grader.checks.base import CheckSpec, Evidence, Outcome, ProbeContext, ProbeRequest, missing_message, register
-from grader.interface import ArgSpec, Locator, Selector, describe_locator, flatten_call, locator_config
-from reference import function, parameters
+from vaegrade.grader.checks.base import CheckSpec, Evidence, Outcome, ProbeContext, ProbeRequest, missing_message, register
+from vaegrade.grader.probe.interface import ArgSpec, Locator, Selector, describe_locator, flatten_call, locator_config
+from vaegrade.reference import function, parameters
 
 if TYPE_CHECKING:  # annotations only: imported where used, so a rubric loads without it
     import torch
@@ -69,7 +69,7 @@ class InputSpec(BaseModel):
         elif self.dist == "uniform":
             array = rng.uniform(self.low, self.high, shape)
         elif self.dist in ("test_images", "mnist_test"):
-            count = int(np.prod(shape)) // 784
+            count = int(np.prod(shape)) // context.dataset.pixels
             picks = rng.choice(len(context.data.x_test), count, replace=False)
             array = context.data.x_test[picks].reshape(shape) / 255.0
         else:
@@ -84,7 +84,7 @@ def _case_names(spec: InputSpec) -> set[str]:
 
 class StudentCall(CheckSpec):
     """How a check calls a student function: where it is (``function``, a
-    :data:`grader.interface.Locator`), its positional arguments in the student's order and
+    :data:`vaegrade.grader.probe.interface.Locator`), its positional arguments in the student's order and
     parametrization (``call``; default: the generated inputs as they are), whether they go in
     as one list (``pack``, as a Keras layer takes ``[z_mean, z_log_var]``), and which output
     is the result when it returns several (``output``: a position or a key)."""
@@ -102,7 +102,7 @@ class StudentCall(CheckSpec):
         return value
 
     def student_call(self, inputs: Iterable[str]) -> tuple[list[str | dict[str, str]], dict[str, ArgSpec]]:
-        """The call's layout and arrays (:func:`grader.interface.flatten_call`) over ``call``, or
+        """The call's layout and arrays (:func:`vaegrade.grader.probe.interface.flatten_call`) over ``call``, or
         the generated ``inputs`` as they are."""
         return flatten_call(self.call if self.call is not None else list(inputs))
 
@@ -161,8 +161,8 @@ class StudentCall(CheckSpec):
 
 def _convert(value: torch.Tensor, parametrization: str | None, forward: bool) -> torch.Tensor:
     """The reference's input in the student's ``parametrization`` (``forward``) or back."""
-    from reference import parametrize
-    from reference.parametrize import SCALE_PARAMS
+    from vaegrade.reference import parametrize
+    from vaegrade.reference.parametrize import SCALE_PARAMS
     if parametrization is None:
         return value
     if parametrization == "log":  # the log of a positive parameter (a Laplace scale, a rate)

@@ -7,9 +7,9 @@ from typing import Literal
 import numpy as np
 from pydantic import Field, model_validator
 
-from grader.checks.base import Evidence, Outcome, ProbeContext, ProbeRequest, missing_message, register
-from grader.checks.model import ModelCheck, images_from, posterior
-from grader.interface import Locator, describe_locator, locator_config
+from vaegrade.grader.checks.base import Evidence, Outcome, ProbeContext, ProbeRequest, missing_message, register
+from vaegrade.grader.checks.model import ModelCheck, images_from, posterior
+from vaegrade.grader.probe.interface import Locator, describe_locator, locator_config
 
 HISTORY_KEYS = ("loss", "recon", "kl")
 LEARNING = 0.01  # the least relative fall of the loss, first epoch to last, that shows learning
@@ -17,7 +17,7 @@ LEARNING = 0.01  # the least relative fall of the loss, first epoch to last, tha
 
 @register
 class TrainingHistoryCheck(ModelCheck):
-    """The training history (``history``, a :data:`grader.interface.Locator`: a dict of
+    """The training history (``history``, a :data:`vaegrade.grader.probe.interface.Locator`: a dict of
     per-epoch lists, or a Keras ``History``) holds the total loss, the reconstruction term and
     the KL term per epoch (per-example training means, nats), under the keys ``keys`` maps
     the roles ``loss``, ``recon``, ``kl`` to (Keras: ``reconstruction_loss``, ``kl_loss``).
@@ -101,13 +101,13 @@ class TrainingHistoryCheck(ModelCheck):
         """Reference recon and KL of the final model on training images, nats per image."""
         import torch
 
-        from reference.kl import kl_normal_std
-        from reference.losses import bernoulli_reconstruction
+        from vaegrade.reference.kl import kl_normal_std
+        from vaegrade.reference.losses import bernoulli_reconstruction
         output = evidence.output(f"{self.id}.reconstruct")
         if output.error:
             return None
         x = evidence.requests[f"{self.id}.reconstruct"].inputs["images"]
-        x_hat, _ = images_from(output, "x_hat", len(x), evidence.context.model)
+        x_hat, _ = images_from(output, "x_hat", len(x), evidence.context)
         found = posterior(output, evidence.context.model)
         if x_hat is None or found is None or found[0].shape != found[1].shape or len(found[0]) != len(x):
             return None

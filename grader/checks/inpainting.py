@@ -7,24 +7,26 @@ from typing import Literal, Optional
 import numpy as np
 from pydantic import Field
 
-from grader.checks.base import Evidence, Outcome, ProbeContext, ProbeRequest, missing_message, register
-from grader.checks.model import Band, BceCheck, images_from, test_images
-from grader.interface import CheckedLocator, describe_locator, locator_config
+from vaegrade.grader.checks.base import Evidence, Outcome, ProbeContext, ProbeRequest, missing_message, register
+from vaegrade.grader.checks.model import Band, BceCheck, images_from, test_images
+from vaegrade.grader.probe.interface import CheckedLocator, describe_locator, locator_config
 
-#: The masks a rubric may name: 1 where the pixel is kept, 0 where it is hidden, (28, 28).
+#: The masks a rubric may name, each made for an image shape (H, W): 1 where the pixel is kept, 0
+#: where it is hidden. ``centre`` hides the middle 3/7 of each side.
 MASKS = {
-    "bottom_half": np.r_[np.ones(14), np.zeros(14)][:, None] * np.ones(28),
-    "right_half": np.ones(28)[:, None] * np.r_[np.ones(14), np.zeros(14)],
-    "centre": 1.0 - np.pad(np.ones((12, 12)), 8),
+    "bottom_half": lambda h, w: (np.arange(h) < h // 2)[:, None] * np.ones(w),
+    "right_half": lambda h, w: np.ones(h)[:, None] * (np.arange(w) < w // 2),
+    "centre": lambda h, w: 1.0 - np.outer((np.arange(h) >= 2 * h // 7) & (np.arange(h) < 5 * h // 7),
+                                          (np.arange(w) >= 2 * w // 7) & (np.arange(w) < 5 * w // 7)),
 }
 
 
 def hidden_bce(x: np.ndarray, completed: np.ndarray, mask: np.ndarray) -> float:
-    """The reference BCE (:func:`reference.losses.bernoulli_reconstruction`, log terms clamped at
+    """The reference BCE (:func:`vaegrade.reference.losses.bernoulli_reconstruction`, log terms clamped at
     -100) of ``completed`` against ``x`` summed over the hidden pixels only (mask 0), nats per image."""
     import torch
 
-    from reference.losses import bernoulli_reconstruction
+    from vaegrade.reference.losses import bernoulli_reconstruction
     hidden = torch.from_numpy(1.0 - mask).bool()
     x_t, c_t = (torch.from_numpy(a).double() for a in (x, completed))
     return bernoulli_reconstruction(torch.where(hidden, x_t, 0.0), torch.where(hidden, c_t, 0.0)).mean().item()
@@ -50,7 +52,7 @@ class InpaintingCheck(BceCheck):
 
     def probes(self, context: ProbeContext) -> list[ProbeRequest]:
         images = test_images(context, self.rng(context.seed), self.images, sort=True)
-        mask = np.broadcast_to(MASKS[self.mask], images.shape).astype(np.float32)
+        mask = np.broadcast_to(MASKS[self.mask](*context.dataset.image_shape), images.shape).astype(np.float32)
         config = {"function": None if self.function is None else locator_config(self.function),
                   "name": self._name, "numpy": self.arrays == "numpy"}
         request = self.model_request(self.id, "inpaint", context, images, **config)
@@ -67,7 +69,7 @@ class InpaintingCheck(BceCheck):
             return Outcome(0.0, f"could not inpaint with {self._name}: {missing_message(output.error, evidence)}")
         inputs = evidence.requests[self.id].inputs
         x, mask, masked = inputs["images"], inputs["mask"], inputs["masked"]
-        completed, problem = images_from(output, "completed", len(x), evidence.context.model)
+        completed, problem = images_from(output, "completed", len(x), evidence.context)
         if completed is None:
             return Outcome(0.0, problem)
         bce, baseline = hidden_bce(x, completed, mask), hidden_bce(x, masked, mask)
@@ -75,6 +77,6 @@ class InpaintingCheck(BceCheck):
         message = (f"BCE over the hidden pixels {bce:.1f} nats/image, against {baseline:.1f} for the masked input "
                    f"(full credit at <= {self.bce.pass_at:g}, none at >= {self.bce.fail_at:g})"
                    + ("" if bce < baseline else "; no better than leaving the hole empty, so no credit"))
-        shown = np.stack([masked[:6], completed[:6] * (1 - mask[:6]) + x[:6] * mask[:6]], axis=1).reshape(-1, 1, 28, 28)
+        shown = np.stack([masked[:6], completed[:6] * (1 - mask[:6]) + x[:6] * mask[:6]], axis=1).reshape(-1, *evidence.context.dataset.channel_shape)
         return Outcome(fraction, message, {"bce": bce, "masked_bce": baseline, "pass_at": self.bce.pass_at,
                                            "fail_at": self.bce.fail_at}, {"inpaintings": shown.astype(np.float32)})

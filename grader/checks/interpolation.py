@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from pydantic import Field
 
-from grader.checks.base import Evidence, Outcome, ProbeContext, ProbeRequest, missing_message, register
-from grader.checks.model import ModelCheck, images_from
-from grader.interface import CheckedLocator, describe_locator, locator_config
+from vaegrade.grader.checks.base import Evidence, Outcome, ProbeContext, ProbeRequest, missing_message, register
+from vaegrade.grader.checks.model import ModelCheck, images_from
+from vaegrade.grader.probe.interface import CheckedLocator, describe_locator, locator_config
+
+if TYPE_CHECKING:  # annotations only
+    from vaegrade.reference.data import Dataset
 
 #: Shares of the check's points: the path, its endpoints' decodings, the classifier's labels.
 PATH_SHARE, ENDPOINT_SHARE, LABEL_SHARE = 0.5, 0.25, 0.25
@@ -75,20 +78,20 @@ class InterpolationCheck(ModelCheck):
         if paths.shape != (self.pairs, self.steps, mu.shape[-1]):
             return Outcome(0.0, f"{name} returned {paths.shape[1:]} per pair, expected ({self.steps}, {mu.shape[-1]}): "
                                 f"{self.steps} codes as wide as the latent space")
-        spec = evidence.context.model
-        decoded, problem = images_from(output, "decoded", self.pairs * self.steps, spec)
-        recon, problem_recon = images_from(output, "reconstructions", 2 * self.pairs, spec)
+        dataset = evidence.context.dataset
+        decoded, problem = images_from(output, "decoded", self.pairs * self.steps, evidence.context)
+        recon, problem_recon = images_from(output, "reconstructions", 2 * self.pairs, evidence.context)
         if decoded is None or recon is None:
             return Outcome(0.0, problem or problem_recon)
-        decoded = decoded.reshape(self.pairs, self.steps, 1, 28, 28)
+        decoded = decoded.reshape(self.pairs, self.steps, *dataset.channel_shape)
         expected = np.stack([interpolation(mu[2 * i], mu[2 * i + 1], self.steps, self.method) for i in range(self.pairs)])
         error = np.abs(paths - expected).max(axis=(1, 2))
         path_ok = error <= self.atol + 1e-5 * np.abs(expected).max()
-        ends = np.stack([decoded[:, 0], decoded[:, -1]], axis=1).reshape(-1, 1, 28, 28)
+        ends = np.stack([decoded[:, 0], decoded[:, -1]], axis=1).reshape(-1, *dataset.channel_shape)
         ends_gap = np.abs(ends - recon).reshape(self.pairs, 2, -1).mean(axis=2).max(axis=1)
         ends_ok = ends_gap <= 0.05
-        labels = self._labels(decoded, evidence.context.dataset)
-        recon_labels = self._labels(recon.reshape(self.pairs, 2, 1, 28, 28), evidence.context.dataset)
+        labels = self._labels(decoded, dataset)
+        recon_labels = self._labels(recon.reshape(self.pairs, 2, *dataset.channel_shape), dataset)
         changes = recon_labels[:, 0] != recon_labels[:, 1]  # a change is expected only between different labels
         labels_ok = ((labels[:, 0] == recon_labels[:, 0]) & (labels[:, -1] == recon_labels[:, 1])
                      & (~changes | (labels != labels[:, :1]).any(axis=1)))
@@ -111,19 +114,19 @@ class InterpolationCheck(ModelCheck):
         return Outcome(float(fraction), message, details, {"interpolations": decoded[:4].astype(np.float32)})
 
     def prepare(self, context: ProbeContext) -> None:
-        from reference.classifier import load_classifier
+        from vaegrade.reference.classifier import load_classifier
 
-        load_classifier(context.dataset)
+        load_classifier(context.dataset.name)
 
     def _formula(self) -> str:
         return ("(1 - t) p1 + t p2 for t = linspace(0, 1, steps)" if self.method == "linear"
                 else "the slerp of p1 and p2 for t = linspace(0, 1, steps)")
 
     @staticmethod
-    def _labels(images: np.ndarray, dataset: str) -> np.ndarray:
-        """The classifier's labels of (P, K, 1, 28, 28) images, (P, K)."""
+    def _labels(images: np.ndarray, dataset: Dataset) -> np.ndarray:
+        """The judge's labels of (P, K, 1, H, W) images, (P, K)."""
         import torch
 
-        from reference.classifier import classify
-        probs, _ = classify(torch.from_numpy(images.reshape(-1, 1, 28, 28)).float(), dataset=dataset)
+        from vaegrade.reference.classifier import classify
+        probs, _ = classify(torch.from_numpy(images.reshape(-1, *dataset.channel_shape)).float(), dataset=dataset.name)
         return probs.argmax(dim=1).numpy().reshape(images.shape[:2])

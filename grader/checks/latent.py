@@ -14,11 +14,13 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 from pydantic import Field
 
-from grader.checks.base import Evidence, Outcome, ProbeContext, ProbeRequest, missing_message, register
-from grader.checks.model import Band, ModelCheck, images_from, posterior, prior_request, prior_samples, test_images
+from vaegrade.grader.checks.base import Evidence, Outcome, ProbeContext, ProbeRequest, missing_message, register
+from vaegrade.grader.checks.model import Band, ModelCheck, images_from, posterior, prior_request, prior_samples, test_images
 
 if TYPE_CHECKING:  # annotations only: imported where used, so a rubric loads without it
     import torch
+
+    from vaegrade.reference.data import Dataset
 
 #: Burda, Grosse & Salakhutdinov (2016), "Importance Weighted Autoencoders", Section 5.2: a
 #: latent unit u is active when Cov_x(E_{q(u|x)}[u]) > 0.01.
@@ -32,7 +34,7 @@ class DecoderUsesZCheck(ModelCheck):
 
     The grader decodes ``samples`` codes z ~ N(0, I) and the same codes moved by ``nudge`` (a
     random direction per code, Euclidean length ``nudge``). With pixel L2 distances (images in
-    [0, 1], 784 pixels): ``variation`` = mean distance between the decodings of consecutive
+    [0, 1]): ``variation`` = mean distance between the decodings of consecutive
     codes (different z), credited by the calibrated band ``variation``; ``ratio`` = mean distance
     between a code's and its nudged code's decodings over ``variation``, which must be at most
     ``max_ratio`` (a decoder that ignores z but returns varied images, such as random training
@@ -55,9 +57,8 @@ class DecoderUsesZCheck(ModelCheck):
         output = evidence.output(self.id)
         if output.error:
             return Outcome(0.0, f"could not decode codes: {missing_message(output.error, evidence)}")
-        spec = evidence.context.model
-        samples, problem = images_from(output, "samples", self.samples, spec)
-        nudged, problem_nudged = images_from(output, "nudged", self.samples, spec)
+        samples, problem = images_from(output, "samples", self.samples, evidence.context)
+        nudged, problem_nudged = images_from(output, "nudged", self.samples, evidence.context)
         if samples is None or nudged is None:
             return Outcome(0.0, problem or problem_nudged)
         flat, flat_nudged = samples.reshape(self.samples, -1), nudged.reshape(self.samples, -1)
@@ -80,21 +81,20 @@ class DecoderUsesZCheck(ModelCheck):
 
 
 @lru_cache(maxsize=4)
-def training_set(dataset: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """The data set's training images, (60000, 784) float32 in [0, 1], and their (60000,)
-    squared norms: made once per process, searched for every submission."""
-    from grader.evaluation import dataset as loaded  # the process's one sha256-checked copy (evaluation imports the checks)
-    from reference.metrics import squared_norms, training_images
+def training_set(dataset: Dataset) -> tuple[torch.Tensor, torch.Tensor]:
+    """The data set's training images, (N, H * W) float32 in [0, 1], and their (N,) squared
+    norms: made once per process, searched for every submission."""
+    from vaegrade.reference.metrics import squared_norms, training_images
 
-    images = training_images(loaded(dataset).x_train)
+    images = training_images(dataset.load().x_train)
     return images, squared_norms(images)
 
 
-def test_distances(dataset: str, count: int, seed: int) -> np.ndarray:
+def test_distances(dataset: Dataset, count: int, seed: int) -> np.ndarray:
     """Nearest-training-image distances of ``count`` test images picked by ``seed`` (the held-out reference)."""
-    from reference.metrics import test_set_nearest_distances
+    from vaegrade.reference.metrics import test_set_nearest_distances
 
-    distances = test_set_nearest_distances(dataset)
+    distances = test_set_nearest_distances(dataset.name)
     return distances[np.sort(np.random.default_rng(seed).choice(len(distances), count, replace=False))]
 
 
@@ -129,7 +129,7 @@ class TrainingCopiesCheck(ModelCheck):
     def evaluate(self, evidence: Evidence) -> Outcome:
         import scipy.stats
 
-        from reference.metrics import nearest_training
+        from vaegrade.reference.metrics import nearest_training
         samples, problem = prior_samples(self, evidence, self.samples)
         if samples is None:
             return Outcome(0.0, problem)
@@ -148,7 +148,7 @@ class TrainingCopiesCheck(ModelCheck):
         if len(flagged):
             train = training_set(dataset)[0].numpy()
             artifacts = {"copied_samples": samples[flagged].astype(np.float32),
-                         "copied_from": train[nearest[flagged]].reshape(-1, 1, 28, 28)}
+                         "copied_from": train[nearest[flagged]].reshape(-1, *dataset.channel_shape)}
         if copies.mean() > self.max_copies:
             return Outcome(0.0, f"{copies.mean():.0%} of {self.samples} prior samples are copies of training images (closer "
                                 f"to one than 99% of test images are: distance < {limit:.3g}; at most "
@@ -182,7 +182,7 @@ class ActiveUnitsCheck(ModelCheck):
     def evaluate(self, evidence: Evidence) -> Outcome:
         import torch
 
-        from reference.kl import kl_normal_std
+        from vaegrade.reference.kl import kl_normal_std
         output = evidence.output(self.id)
         if output.error:
             return Outcome(0.0, f"could not encode test images: {missing_message(output.error, evidence)}")

@@ -1,6 +1,6 @@
 """Checks of the student's trained model: ``model_interface``, ``reconstruction``, ``sample_quality``.
 
-The model is reached as the rubric's ``model`` section says (:class:`grader.interface.ModelSpec`);
+The model is reached as the rubric's ``model`` section says (:class:`vaegrade.grader.probe.interface.ModelSpec`);
 the probe returns the encoder's (mu, scale) and the decoder's output raw, and
 :func:`posterior` and :func:`images_from` turn them into the reference's convention here.
 """
@@ -12,7 +12,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from grader.checks.base import (
+from vaegrade.grader.checks.base import (
     CheckSpec,
     Evidence,
     Outcome,
@@ -23,10 +23,8 @@ from grader.checks.base import (
     missing_message,
     register,
 )
-from grader.interface import ModelSpec, describe_locator
-from reference.metrics import SampleQuality
-
-IMAGE_SHAPE = (1, 28, 28)
+from vaegrade.grader.probe.interface import ModelSpec, describe_locator
+from vaegrade.reference.metrics import SampleQuality
 
 
 class Band(BaseModel):
@@ -55,12 +53,12 @@ class ModelCheck(CheckSpec):
 
     def model_request(self, key: str, kind: str, context: ProbeContext, images: np.ndarray | None = None,
                       **config: object) -> ProbeRequest:
-        """A probe request on the model; ``images`` (N, 1, 28, 28) go in the model's own layout."""
-        return ProbeRequest(key, kind, {**context.model.config(), **config}, {} if images is None else {"images": images})
+        """A probe request on the model; ``images`` (N, 1, H, W) go in the model's own layout."""
+        return ProbeRequest(key, kind, {**context.model.config(context.dataset), **config}, {} if images is None else {"images": images})
 
 
 def test_images(context: ProbeContext, rng: np.random.Generator, count: int, sort: bool = False) -> np.ndarray:
-    """``count`` test images of the rubric's data set chosen by ``rng``: (count, 1, 28, 28) float32 in [0, 1]."""
+    """``count`` test images of the rubric's data set chosen by ``rng``: (count, 1, H, W) float32 in [0, 1]."""
     picks = rng.choice(len(context.data.x_test), count, replace=False)
     return (context.data.x_test[np.sort(picks) if sort else picks] / 255.0).astype(np.float32)[:, None]
 
@@ -79,7 +77,7 @@ def prior_samples(check: ModelCheck, evidence: Evidence, count: int) -> tuple[np
     output = evidence.output(check.id)
     if output.error:
         return None, f"could not decode prior samples: {missing_message(output.error, evidence)}"
-    return images_from(output, "samples", count, evidence.context.model)
+    return images_from(output, "samples", count, evidence.context)
 
 
 def posterior(output: ProbeOutput, spec: ModelSpec) -> tuple[np.ndarray, np.ndarray] | None:
@@ -87,7 +85,7 @@ def posterior(output: ProbeOutput, spec: ModelSpec) -> tuple[np.ndarray, np.ndar
     the student's parametrization; None when either is missing."""
     import torch
 
-    from reference.parametrize import to_logvar
+    from vaegrade.reference.parametrize import to_logvar
     mu, scale = output.arrays.get("mu"), output.arrays.get("scale")
     if mu is None or scale is None:
         return None
@@ -96,25 +94,26 @@ def posterior(output: ProbeOutput, spec: ModelSpec) -> tuple[np.ndarray, np.ndar
     return mu, logvar
 
 
-def images_from(output: ProbeOutput, name: str, count: int, spec: ModelSpec) -> tuple[np.ndarray | None, str]:
-    """Validate decoder output ``name`` as ``count`` images: ``count * 784`` values, Bernoulli
-    means in [0, 1] once logits (if the rubric says the decoder returns them) go through a
-    sigmoid. Returns (images (count, 1, 28, 28), "") or (None, why)."""
+def images_from(output: ProbeOutput, name: str, count: int, context: ProbeContext) -> tuple[np.ndarray | None, str]:
+    """Validate decoder output ``name`` as ``count`` images of the data set (``count * H * W``
+    values), Bernoulli means in [0, 1] once logits (if the rubric's model says the decoder returns
+    them) go through a sigmoid. Returns (images (count, 1, H, W), "") or (None, why)."""
     import torch
 
-    from reference.parametrize import to_probabilities
+    from vaegrade.reference.parametrize import to_probabilities
     array = output.arrays.get(name)
     if array is None:
         return None, f"the probe returned no `{name}`"
-    if array.size != count * 784:
-        return None, f"decode returned shape {tuple(array.shape)}, expected {(count, *spec.decoded_shape)}"
+    spec, dataset = context.model, context.dataset
+    if array.size != count * dataset.pixels:
+        return None, f"decode returned shape {tuple(array.shape)}, expected {(count, *spec.decoded_shape(dataset))}"
     if not np.isfinite(array).all():
         return None, "decode returned NaN or infinite values"
     probs = to_probabilities(torch.from_numpy(array.astype(np.float64)), spec.decode.returns).numpy()
     if probs.min() < 0 or probs.max() > 1:
         return None, (f"decode returned values in [{array.min():.3g}, {array.max():.3g}], not probabilities in [0, 1]"
                       " (logits? the rubric says the decoder returns probabilities)")
-    return probs.reshape(count, *IMAGE_SHAPE), ""
+    return probs.reshape(count, *dataset.channel_shape), ""
 
 
 @register
@@ -139,7 +138,7 @@ class ModelInterfaceCheck(ModelCheck):
     def evaluate(self, evidence: Evidence) -> Outcome:
         import torch
 
-        from reference.parametrize import to_probabilities
+        from vaegrade.reference.parametrize import to_probabilities
         output = evidence.output(self.id)
         if output.error:
             return Outcome(0.0, f"the model could not be inspected: {missing_message(output.error, evidence)}")
@@ -160,7 +159,7 @@ class ModelInterfaceCheck(ModelCheck):
             f"{parts} are callable": bool(a["found"]),
             f"`{spec.latent or 'the latent size'}` is a positive int": latent_dim > 0,
         }
-        layout = spec.decoded_shape
+        layout = spec.decoded_shape(evidence.context.dataset)
         for size in self.batch_sizes:
             if f"error_{size}" in a:
                 tests[f"batch of {size}: {a[f'error_{size}']}"] = False
@@ -185,7 +184,7 @@ class ModelInterfaceCheck(ModelCheck):
 
 class BceCheck(ModelCheck):
     """A model check credited by a calibrated band of BCE (nats per image, summed over pixels,
-    :func:`reference.metrics.reconstruction_bce`); ``vaegrade calibrate`` reads its ``bce``."""
+    :func:`vaegrade.reference.metrics.reconstruction_bce`); ``vaegrade calibrate`` reads its ``bce``."""
 
     bce: Band = Field(description='credit by BCE in nats per image')
 
@@ -193,11 +192,11 @@ class BceCheck(ModelCheck):
         return {"bce": details["bce"]} if "bce" in details else {}
 
     def scored(self, x: np.ndarray, x_hat: np.ndarray, how: str = "") -> Outcome:
-        """The outcome of ``x_hat``, reconstructions of the test images ``x`` (both (N, 1, 28, 28)
+        """The outcome of ``x_hat``, reconstructions of the test images ``x`` (both (N, 1, H, W)
         in [0, 1]); ``how`` says how they were made, in the message."""
         import torch
 
-        from reference.metrics import reconstruction_bce
+        from vaegrade.reference.metrics import reconstruction_bce
         bce = reconstruction_bce(torch.from_numpy(x).double(), torch.from_numpy(x_hat).double())
         message = (f"BCE {bce:.1f} nats/image on {len(x)} test images{how} "
                    f"(full credit at <= {self.bce.pass_at:g}, none at >= {self.bce.fail_at:g})")
@@ -209,7 +208,7 @@ class BceCheck(ModelCheck):
 class ReconstructionCheck(BceCheck):
     """BCE (nats per image, summed over pixels) of ``decode(mu)`` on held-out test images.
 
-    The images are chosen by the grader from the 10,000 MNIST test images; thresholds come from
+    The images are chosen by the grader from the rubric's data set's test images; thresholds come from
     ``vaegrade calibrate`` (see the rubric's comments).
     """
 
@@ -225,7 +224,7 @@ class ReconstructionCheck(BceCheck):
         if output.error:
             return Outcome(0.0, f"could not reconstruct: {missing_message(output.error, evidence)}")
         x = evidence.requests[self.id].inputs["images"]
-        x_hat, problem = images_from(output, "x_hat", len(x), evidence.context.model)
+        x_hat, problem = images_from(output, "x_hat", len(x), evidence.context)
         return self.scored(x, x_hat) if x_hat is not None else Outcome(0.0, problem)
 
 
@@ -236,7 +235,7 @@ GATES = ("frechet_distance", "classes_covered")  # samples past either's fail_at
 @register
 class SampleQualityCheck(ModelCheck):
     """Images decoded from z ~ N(0, I) (drawn from the grader's seed, as wide as the encoder's
-    mu), judged by the rubric's data set's classifier (:data:`reference.classifier.JUDGES`).
+    mu), judged by the rubric's data set's judge classifier (:mod:`vaegrade.reference.classifier`).
 
     Each metric listed earns ``credit`` by its :class:`Band`; the check's fraction is their mean.
     No credit for nothing: the classifier is confidently wrong about noise, so samples unlike
@@ -266,21 +265,21 @@ class SampleQualityCheck(ModelCheck):
     def prepare(self, context: ProbeContext) -> None:
         import torch
 
-        from reference.classifier import classify
-        from reference.metrics import test_set_statistics
+        from vaegrade.reference.classifier import classify
+        from vaegrade.reference.metrics import test_set_statistics
 
-        test_set_statistics(context.dataset)
-        classify(torch.zeros(2, *IMAGE_SHAPE), dataset=context.dataset)  # loads the judge and primes its kernels, cheaply
+        test_set_statistics(context.dataset.name)
+        classify(torch.zeros(2, *context.dataset.channel_shape), dataset=context.dataset.name)  # loads the judge and primes its kernels, cheaply
 
     def evaluate(self, evidence: Evidence) -> Outcome:
         import torch
 
-        from reference.classifier import classify
-        from reference.metrics import quality_from_classifier
+        from vaegrade.reference.classifier import classify
+        from vaegrade.reference.metrics import quality_from_classifier
         samples, problem = prior_samples(self, evidence, self.samples)
         if samples is None:
             return Outcome(0.0, problem)
-        dataset = evidence.context.dataset
+        dataset = evidence.context.dataset.name
         probs, features = classify(torch.from_numpy(samples).float(), dataset=dataset)
         quality = quality_from_classifier(probs, features, dataset).as_dict()
         credits = {name: band.credit(quality[name]) for name, band in self.metrics.items()}

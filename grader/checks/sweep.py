@@ -7,8 +7,8 @@ from typing import Literal
 import numpy as np
 from pydantic import Field, field_validator
 
-from grader.checks.base import CheckSpec, Evidence, Outcome, ProbeContext, ProbeRequest, missing_message, register
-from grader.interface import CheckedLocator, Locator, describe_locator, locator_config
+from vaegrade.grader.checks.base import CheckSpec, Evidence, Outcome, ProbeContext, ProbeRequest, missing_message, register
+from vaegrade.grader.probe.interface import CheckedLocator, Locator, describe_locator, locator_config
 
 #: Shares of the check's points: every run there and learning, KL falling, reconstruction rising.
 #: The KL's fall is the strong signal (an order of magnitude over a sweep); the reconstruction
@@ -19,7 +19,7 @@ RUNS_SHARE, KL_SHARE, RECON_SHARE = 0.3, 0.5, 0.2
 @register
 class BetaSweepCheck(CheckSpec):
     """The student's training runs at several KL weights (``runs``: beta -> where that run's
-    history is, a :data:`grader.interface.Locator` of a dict of per-epoch lists or a Keras
+    history is, a :data:`vaegrade.grader.probe.interface.Locator` of a dict of per-epoch lists or a Keras
     ``History``) show the rate-distortion trade-off of a beta-VAE (Higgins et al., 2017; Alemi
     et al., 2018, Section 3): as beta grows, the KL term falls and the reconstruction error rises.
 

@@ -1,6 +1,6 @@
-"""Reading a located answer (see :mod:`grader.report.locate`): words, concepts, citations, figures, numbers.
+"""Reading a located answer (see :mod:`vaegrade.grader.report.locate`): words, concepts, citations, figures, numbers.
 
-All functions are pure (text in, findings out); :mod:`grader.report.checker` turns findings
+All functions are pure (text in, findings out); :mod:`vaegrade.grader.report.checker` turns findings
 into scored checks.
 """
 
@@ -9,10 +9,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from grader.report.document import Document
-from grader.report.locate import normalise
-from grader.report.quantities import agree, expand, parse
-from grader.report.spec import FLAGS, ClaimedNumber, Concept
+from vaegrade.grader.report.document import Document
+from vaegrade.grader.report.locate import normalise
+from vaegrade.grader.report.quantities import agree, expand, parse
+from vaegrade.grader.report.spec import FLAGS, ClaimedNumber, Concept
 
 _DISPLAY_MATH = re.compile(r"\$\$.+?\$\$", re.DOTALL)
 _INLINE_MATH = re.compile(r"\$[^$\n]+?\$")
@@ -60,14 +60,14 @@ def find_concepts(prose: str, concepts: list[Concept]) -> list[ConceptFinding]:
     concept's threshold.
 
     Raises:
-        grader.report.meaning.MeaningUnavailable: a concept has ``meaning`` and the model is not installed.
+        vaegrade.grader.report.meaning.MeaningUnavailable: a concept has ``meaning`` and the model is not installed.
     """
     text = " ".join(normalise(_INLINE_CODE.sub(" ", prose))[0].split())
     findings = []
     for concept in concepts:
         finding = ConceptFinding(concept.name, concept.points, _pattern_match(text, concept.patterns))
         if finding.matched is None and concept.meaning:
-            from grader.report.meaning import THRESHOLD, best_match
+            from vaegrade.grader.report.meaning import THRESHOLD, best_match
             best = best_match(normalise(readable(prose))[0], concept.meaning)
             if best is not None:
                 finding.score = round(best.score, 3)
@@ -138,7 +138,7 @@ def check_number(prose: str, outputs: str, spec: ClaimedNumber, source: str) -> 
 
     ``outputs``: the notebook's printed text, or the whole document when the report is the
     notebook's own text (the claim's own words are blanked out of it first). Numbers are read
-    as people write them (:mod:`grader.report.quantities`: ``1,234.5``, ``1.2e-3``, ``12.5%``,
+    as people write them (:mod:`vaegrade.grader.report.quantities`: ``1,234.5``, ``1.2e-3``, ``12.5%``,
     ``2m 41.4s``); equal when within ``spec.tolerance`` (relative) or within half a unit of the
     quoted number's last digit (a claim of 0.127 covers 0.1265 to 0.1275).
     """

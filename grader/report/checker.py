@@ -5,20 +5,20 @@
                                                         + QuestionReport (the evidence)
 
 Every score here is a suggestion: free text is finally judged by people, who override it in
-the overrides file (:mod:`grader.overrides`).
+the overrides file (:mod:`vaegrade.grader.publish.overrides`).
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict
 
-from grader import scoring
-from grader.report import answers, formulas
-from grader.report.document import Document
-from grader.report.locate import Answer, locate_all
-from grader.report.meaning import MeaningUnavailable
-from grader.report.spec import Question, ReportSpec
-from grader.results import CheckResult, QuestionReport, ReportResult
+from vaegrade.grader.checks import scoring
+from vaegrade.grader.report import answers, formulas
+from vaegrade.grader.report.document import Document
+from vaegrade.grader.report.locate import Answer, locate_all
+from vaegrade.grader.report.meaning import MeaningUnavailable
+from vaegrade.grader.report.spec import Question, ReportSpec
+from vaegrade.grader.results import CheckResult, QuestionReport, ReportResult
 
 MAX_TEXT = 4000
 

@@ -20,7 +20,7 @@ from typing import Literal
 
 import nbformat
 
-from grader.errors import ReportError
+from vaegrade.grader.errors import ReportError
 
 DocumentKind = Literal["notebook", "pdf", "markdown", "text"]
 SUFFIXES: dict[str, DocumentKind] = {".ipynb": "notebook", ".pdf": "pdf", ".md": "markdown", ".markdown": "markdown",

@@ -1,5 +1,5 @@
 """Formulas in written answers: LaTeX parsed with sympy, compared numerically with the
-reference closed forms of :mod:`reference.kl` and :mod:`reference.sampling`.
+reference closed forms of :mod:`vaegrade.reference.kl` and :mod:`vaegrade.reference.sampling`.
 
 An answer's LaTeX (``$...$``, ``$$...$$``) is split into equations; every right-hand side
 whose symbols the rubric maps is evaluated at random non-degenerate parameter values
@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from reference import function
+from vaegrade.reference import function
 
 if TYPE_CHECKING:  # annotations only: imported where used, so a rubric loads without it
     import sympy

@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Callable
 
-from grader.report.document import Block, Document
-from grader.report.spec import FLAGS, Locate, Question
+from vaegrade.grader.report.document import Block, Document
+from vaegrade.grader.report.spec import FLAGS, Locate, Question
 
 MIN_ANSWER_WORDS = 10
 LINE_START = 48
@@ -184,7 +184,7 @@ class _Text:
 
 
 def locate_all(document: Document, questions: list[Question]) -> dict[str, Answer]:
-    """Every question's answer, by its ``locate`` (see :class:`grader.report.spec.Locate`):
+    """Every question's answer, by its ``locate`` (see :class:`vaegrade.grader.report.spec.Locate`):
     a tagged cell's text, or the answer after the chosen occurrence of its label, which ends
     at the next label of another question near the start of a line, the next heading (when ``headings``),
     a match of ``end``, or the document's end."""

@@ -11,12 +11,13 @@ from pathlib import Path
 
 import nbformat
 
-from grader import scoring
-from grader.errors import ReportError
-from grader.report.checker import check_report
-from grader.report.document import SUFFIXES, from_notebook, read_report
-from grader.report.spec import ReportSpec
-from grader.results import CheckResult, ReportResult
+from vaegrade.grader.checks import scoring
+from vaegrade.grader.errors import ReportError
+from vaegrade.grader.report.answers import place
+from vaegrade.grader.report.checker import check_report
+from vaegrade.grader.report.document import SUFFIXES, from_notebook, read_report
+from vaegrade.grader.report.spec import ReportSpec
+from vaegrade.grader.results import CheckResult, ReportResult, SubmissionResult
 
 REPORT_SUFFIXES = {suffix for suffix, kind in SUFFIXES.items() if kind != "notebook"}
 
@@ -74,3 +75,20 @@ def check_report_file(spec: ReportSpec, seed: int, path: Path,
 def _all(spec: ReportSpec, message: str, status: str) -> list[CheckResult]:
     return [scoring.unevaluated(q.check_id(aspect), q.check_title(aspect), points, message, status)
             for q in spec.questions for aspect, points in q.points().items()]
+
+
+def describe_report(result: SubmissionResult) -> str:
+    """The report checker's findings as text: per question, where the answer is and each check."""
+    lines = [f"{result.submission}: {result.score:g}/{result.max_score:g} on the written answers "
+             f"({result.report.kind} {result.report.source})"]
+    if result.report.error:
+        lines.append(f"  {result.report.error}")
+    checks = {c.id: c for c in result.checks}
+    for question in result.report.questions:
+        lines.append(f"  {question.id}: {question.status}" + (f" ({place(question.where)})" if question.where else ""))
+        for check_id, check in checks.items():
+            if check_id.startswith(f"report.{question.id}."):
+                manual = f" [manual; suggested {check.manual.suggested_score:g}: {check.manual.comment}]" if check.manual else ""
+                lines.append(f"    {check_id.rsplit('.', 1)[1]:<10} {check.score:g}/{check.max_score:g} "
+                             f"{check.status}: {check.message}{manual}")
+    return "\n".join(lines)

@@ -3,7 +3,7 @@
 Every aspect of a question is optional; each one the rubric names becomes one check,
 ``report.<question>.<aspect>``, worth the points given here. Patterns are Python regular
 expressions, matched case-insensitively; they are compiled when the rubric loads, so a typo is
-a :class:`grader.errors.RubricError` with its line, before any notebook runs.
+a :class:`vaegrade.grader.errors.RubricError` with its line, before any notebook runs.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from grader.report.formulas import REFERENCES, parse_symbol_map
-from grader.report.quantities import expand
+from vaegrade.grader.report.formulas import REFERENCES, parse_symbol_map
+from vaegrade.grader.report.quantities import expand
 
 FLAGS = re.IGNORECASE | re.MULTILINE
 
@@ -76,8 +76,8 @@ class WordLimit(Aspect):
 class Concept(_Strict):
     """A required idea: found when any of ``patterns`` matches the answer's prose, or (with
     ``meaning``: one or more sentences saying the idea) when a sentence of the answer states it,
-    by a sentence-embedding model (:mod:`grader.report.meaning`, the ``meaning`` extra), at a
-    score of at least ``threshold`` (default: the calibrated :data:`grader.report.meaning.THRESHOLD`)."""
+    by a sentence-embedding model (:mod:`vaegrade.grader.report.meaning`, the ``meaning`` extra), at a
+    score of at least ``threshold`` (default: the calibrated :data:`vaegrade.grader.report.meaning.THRESHOLD`)."""
 
     name: str = Field(description='the idea, as the feedback names it')
     patterns: list[str] = Field(default_factory=list, description='alternative patterns that show it')

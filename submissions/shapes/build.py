@@ -5,7 +5,7 @@ Usage: ``python submissions/shapes/build.py`` (rewrites every notebook below; by
 Each shape is a folder ``submissions/shapes/<shape>/`` with a correct notebook
 ``<shape>.ipynb`` and flawed variants ``flawed_<bug>.ipynb`` (the correct source with one
 change), graded by ``rubrics/shapes/<shape>.yaml``. None has cell tags: the rubrics say where
-everything is. The README's table says which shape each covers; ``tests/grader/test_shapes.py``
+everything is. The README's table says which shape each covers; ``tests/e2e/test_shapes.py``
 grades them all in the sandbox.
 """
 
@@ -511,7 +511,7 @@ def with_bug(cells: list[tuple[str, str]], old: str, new: str) -> list[tuple[str
 
 def write_csv_subset(path: Path, count: int = 600) -> None:
     """The first ``count`` MNIST training images as CSV rows (label, 784 pixels), for shape 11."""
-    from reference.data import load_mnist
+    from vaegrade.reference.data import load_mnist
 
     mnist = load_mnist()
     rows = [",".join(map(str, [label, *image.reshape(-1)])) for label, image in zip(mnist.y_train[:count], mnist.x_train[:count])]

@@ -168,7 +168,7 @@ def run_outputs(names: list[str]) -> dict[str, nbformat.NotebookNode]:
         folder = Path(work) / "in"
         for name in names:
             write(folder / f"{name}.ipynb", SAMPLES[name][0])
-        subprocess.run([sys.executable, "-m", "grader.cli", "grade", str(folder), "--rubric",
+        subprocess.run([sys.executable, "-m", "vaegrade.grader.cli", "grade", str(folder), "--rubric",
                         str(ROOT / "rubrics" / "vae_modification_report.yaml"), "--out", str(Path(work) / "out"),
                         "--isolation", "none", "--jobs", "2"], check=True, cwd=ROOT)
         return {name: nbformat.read(Path(work) / "out" / name / "executed.ipynb", as_version=4) for name in names}
@@ -195,7 +195,7 @@ def main() -> None:
     executed = "--run" in sys.argv[1:]
     ran = run_outputs(list(SAMPLES)) if executed else {
         name: nbformat.read(samples / f"{name}.ipynb", as_version=4) for name in SAMPLES}
-    from grader.report.run import notebook_outputs
+    from vaegrade.grader.report.run import notebook_outputs
 
     for name, (cells_, report) in SAMPLES.items():
         nb = with_outputs(cells_, ran[name], executed)

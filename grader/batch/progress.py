@@ -1,0 +1,97 @@
+"""What ``vaegrade grade`` prints while a batch runs, for people, logs and scripts.
+
+- ``live`` (stdout is a terminal): a progress bar (rich) with the counts graded / errors /
+  already graded, the elapsed time and an estimate of the time left; one summary line per
+  submission above it; a closing table.
+- ``plain`` (stdout is a file or a CI log): the summary lines and a closing count; nothing
+  that redraws.
+- ``json``: one JSON object per submission on stdout (``submission``, ``score``,
+  ``max_score``, ``status``, ``error``, ``reused``, ``feedback``), nothing else there.
+- ``quiet``: the closing count only.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Literal
+
+from vaegrade.grader.results import SubmissionResult
+
+Mode = Literal["live", "plain", "json", "quiet"]
+
+
+def choose_mode(json_lines: bool, quiet: bool) -> Mode:
+    """``json`` or ``quiet`` when asked, else ``live`` on a terminal and ``plain`` elsewhere."""
+    if json_lines:
+        return "json"
+    if quiet:
+        return "quiet"
+    return "live" if sys.stdout.isatty() else "plain"
+
+
+def summary(result: SubmissionResult, out: Path, reused: bool) -> str:
+    """One line: score, status, time (or "already graded") and the checks that lost points."""
+    seconds = " (already graded)" if reused else f" in {result.execution.duration:.1f} s" if result.execution else ""
+    line = f"{result.submission}: {result.score:g}/{result.max_score:g} {result.status}{seconds}"
+    if result.error:
+        line += f" ({result.error})"
+    else:
+        lost = [f"{c.id} {c.score:g}/{c.max_score:g}" for c in result.checks if c.status != "passed"]
+        line += f"; lost points on: {', '.join(lost)}" if lost else ""
+    return f"{line} -> {out / result.submission / 'feedback.html'}"
+
+
+class Reporter:
+    """Shows a batch's results as they arrive (``with Reporter(...) as r: ... r.result(...)``)."""
+
+    def __init__(self, mode: Mode, total: int, out: Path) -> None:
+        self.mode, self.total, self.out = mode, total, out
+        self.counts = {"graded": 0, "errors": 0, "already graded": 0}
+        self.results: list[tuple[SubmissionResult, bool]] = []
+        self._progress = None
+
+    def __enter__(self) -> "Reporter":
+        if self.mode == "live":
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+            self._progress = Progress(TextColumn("grading"), BarColumn(), MofNCompleteColumn(),
+                                      TextColumn("{task.fields[counts]}"), TimeElapsedColumn(), TextColumn("left"),
+                                      TimeRemainingColumn())
+            self._progress.start()
+            self._task = self._progress.add_task("grading", total=self.total, counts=self._counts())
+        return self
+
+    def _counts(self) -> str:
+        return ", ".join(f"{count} {name}" for name, count in self.counts.items())
+
+    def result(self, result: SubmissionResult, reused: bool) -> None:
+        """Record and show one submission's result."""
+        self.results.append((result, reused))
+        self.counts["already graded" if reused else "graded" if result.status == "graded" else "errors"] += 1
+        if self.mode == "json":
+            print(json.dumps({"submission": result.submission, "score": result.score, "max_score": result.max_score,
+                              "status": result.status, "error": result.error, "reused": reused,
+                              "feedback": str(self.out / result.submission / "feedback.html")}), flush=True)
+        elif self.mode == "plain":
+            print(summary(result, self.out, reused), flush=True)
+        elif self._progress is not None:
+            self._progress.console.print(summary(result, self.out, reused), markup=False, highlight=False)
+            self._progress.update(self._task, advance=1, counts=self._counts())
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+        closing = (f"{len(self.results)} of {self.total} submission(s): {self._counts()}; feedback: "
+                   f"{self.out}/<submission>/feedback.html; gradebook: {self.out / 'gradebook.csv'}")
+        if self.mode == "live" and self.results:
+            from rich.console import Console
+            from rich.table import Table
+
+            table = Table("submission", "score", "status", "time")
+            for result, reused in self.results:
+                table.add_row(result.submission, f"{result.score:g}/{result.max_score:g}", result.status,
+                              "reused" if reused else f"{result.execution.duration:.1f} s" if result.execution else "")
+            Console().print(table)
+        print(closing, file=sys.stderr if self.mode == "json" else sys.stdout, flush=True)

@@ -1,0 +1,44 @@
+"""From a rubric's checks to their results: the probe requests, then the evaluation.
+
+Grading (:mod:`vaegrade.grader.run.grade`, probes answered by a sandboxed kernel) and self-check
+(:mod:`vaegrade.grader.selfcheck`, probes answered in the student's own kernel) share these steps, so a
+check gives the same verdict on the same objects whichever way its probes were answered.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from vaegrade.grader.checks import scoring
+from vaegrade.grader.checks.base import CheckSpec, Evidence, ProbeContext, ProbeRequest
+from vaegrade.grader.results import CheckResult
+
+
+def unique_requests(checks: list[CheckSpec], context: ProbeContext) -> dict[str, ProbeRequest]:
+    """Every probe request of ``checks``, by key; a request two checks share is made once."""
+    requests: dict[str, ProbeRequest] = {}
+    for check in checks:
+        for request in check.probes(context):
+            requests.setdefault(request.key, request)
+    return requests
+
+
+def evaluate_checks(checks: list[CheckSpec], evidence: Evidence, kernel_usable: bool = True,
+                    execution_message: str = "") -> tuple[list[CheckResult], dict[str, np.ndarray]]:
+    """Each check's result and the figures' arrays. A check needing the kernel when it was not
+    usable, or failing on odd evidence, is an ``error`` result with the reason, never an exception;
+    a check whose ``requires`` did not all pass earns 0 (:func:`vaegrade.grader.checks.scoring.with_requirements`)."""
+    results, figures = [], {}
+    for spec in checks:
+        if spec.needs_kernel and not kernel_usable:
+            results.append(scoring.error_result(spec, f"not evaluated: {execution_message}"))
+            continue
+        try:
+            outcome = spec.evaluate(evidence)
+        except Exception as exc:  # a check that cannot cope with odd evidence must not take the submission down
+            results.append(scoring.error_result(spec, f"the grader could not evaluate this check: "
+                                                      f"{type(exc).__name__}: {exc}"))
+            continue
+        results.append(scoring.check_result(spec, outcome))
+        figures.update(outcome.artifacts)
+    return scoring.with_requirements(checks, results), figures

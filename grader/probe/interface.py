@@ -1,0 +1,338 @@
+"""Where the student's objects live and in which convention: the rubric's side of the probe.
+
+A rubric describes the student's notebook as it is, and the probe (:mod:`vaegrade.grader.probe.kernel`)
+finds and calls the objects so described; every conversion between the student's convention
+and the reference's happens in the grader (:mod:`vaegrade.reference.parametrize`).
+
+- :data:`Locator`: where an object is, resolved in the kernel's global namespace:
+  a path (``model.reparameterize``, ``models[0.1].decoder``: names, attributes and literal keys,
+  parsed with ``ast``, never evaluated), a list of candidate paths (the first defined wins),
+  or ``{instance_of: VAE, attr: loss}`` (the object whose class is named ``VAE``, then its
+  attribute), or ``{new: Sampling}`` (a fresh instance of class ``Sampling``, made with no
+  arguments).
+- :class:`ModelSpec`: the trained model as the grader calls it: ``encode`` (a callable and which
+  of its outputs are the posterior mean and scale, by position, by key, or as the two halves of
+  one tensor), ``decode`` (a callable, an optional output selector, probabilities or logits),
+  the image layout the model takes and returns, and the name of the latent size, if any.
+- :class:`ArgSpec`: one positional argument of a student function: a generated input passed
+  as is or converted (``{arg: logvar, as: log_sigma}``), or a constant shaped like an input
+  (``{value: 0.0, like: mu}``).
+
+Each turns into a JSON-able config for the kernel with ``.config()``.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from vaegrade.reference.data import DATASETS, Dataset
+from vaegrade.reference.parametrize import SCALE_PARAMS, DecoderOutput
+
+IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+#: The forms of one image a model may take and return, without the batch axis, for images of
+#: H x W pixels: PyTorch's channels first, no channel, flat, Keras's channels last.
+LAYOUT_FORMS = {"B,1,H,W": lambda h, w: (1, h, w), "B,H,W": lambda h, w: (h, w), "B,HW": lambda h, w: (h * w,),
+                "B,H,W,1": lambda h, w: (h, w, 1)}
+#: The layout names a rubric may give: each form, and each spelled out with the sizes of a
+#: registered data set (MNIST's sizes in place of H and W, HW), as handouts write them.
+LAYOUTS = {**{form: form for form in LAYOUT_FORMS},
+           **{",".join(str(n) for n in ("B", *make(*d.image_shape))): form
+              for d in DATASETS.values() for form, make in LAYOUT_FORMS.items()}}
+
+
+def layout_shape(layout: str, dataset: Dataset) -> tuple[int, ...]:
+    """One image's shape in ``layout`` (a key of :data:`LAYOUTS`) for ``dataset``'s images.
+
+    Raises:
+        ValueError: a layout spelled out with sizes that are not ``dataset``'s.
+    """
+    shape = LAYOUT_FORMS[LAYOUTS[layout]](*dataset.image_shape)
+    if layout != LAYOUTS[layout] and layout != ",".join(str(n) for n in ("B", *shape)):
+        raise ValueError(f"layout {layout} is not a layout of {dataset.name}'s images ({'x'.join(map(str, dataset.image_shape))})")
+    return shape
+
+
+def path_steps(path: str) -> list[dict[str, Any]]:
+    """The steps of a path from the notebook's namespace, parsed with ``ast``: a name, then
+    attributes and items with literal keys: ``model.encode`` -> ``[{"name": "model"},
+    {"attr": "encode"}]``; ``models[0.1].decoder`` and ``results["beta=5"]["history"]`` too.
+    Nothing is evaluated: the kernel walks the steps.
+
+    Raises:
+        ValueError: anything else (a call, an operator, a variable index).
+    """
+    def steps(node: ast.expr) -> list[dict[str, Any]]:
+        if isinstance(node, ast.Name):
+            return [{"name": node.id}]
+        if isinstance(node, ast.Attribute):
+            return steps(node.value) + [{"attr": node.attr}]
+        if isinstance(node, ast.Subscript):
+            key = node.slice
+            if isinstance(key, ast.UnaryOp) and isinstance(key.op, ast.USub) and isinstance(key.operand, ast.Constant):
+                return steps(node.value) + [{"item": -key.operand.value}]
+            if isinstance(key, ast.Constant) and isinstance(key.value, (int, float, str)) and not isinstance(key.value, bool):
+                return steps(node.value) + [{"item": key.value}]
+        raise ValueError(f"{path!r} is not a path such as `model.encode` or `models[0.1].decoder` "
+                         "(names, attributes and literal keys only)")
+
+    try:
+        tree = ast.parse(path.strip(), mode="eval")
+    except SyntaxError as exc:
+        raise ValueError(f"{path!r} is not a path such as `model.encode`: {exc.msg}") from exc
+    return steps(tree.body)
+
+
+class FoundBy(BaseModel):
+    """An object found by its class: ``instance_of`` (an existing instance, the last one
+    defined) or ``new`` (a fresh instance made with no arguments); then ``attr`` on it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    instance_of: str | None = Field(None,
+        description='the class name of an existing object in the notebook (the last one defined wins)')
+    new: str | None = Field(None, description='the class name to make a fresh instance of, with no arguments')
+    attr: str | None = Field(None, description='a dotted attribute of that object (a method such as `loss`)')
+
+    @model_validator(mode="after")
+    def _one_way(self) -> "FoundBy":
+        if (self.instance_of is None) == (self.new is None):
+            raise ValueError("give exactly one of `instance_of` (an existing object) or `new` (a fresh one)")
+        for name in (self.instance_of, self.new):
+            if name is not None and not IDENTIFIER.match(name):
+                raise ValueError(f"{name!r} is not a class name")
+        if self.attr is not None:
+            path_steps(f"_.{self.attr}")
+        return self
+
+
+Locator = Union[str, list[str], FoundBy]
+
+
+def locator_config(locator: Locator) -> dict[str, Any]:
+    """The kernel's form of a locator: ``{"paths": [steps, ...], "names": [...]}`` (see
+    :func:`path_steps`) or ``{"instance_of"|"new": ..., "attr": steps}``.
+
+    Raises:
+        ValueError: a path is not a path, or the candidate list is empty.
+    """
+    if isinstance(locator, FoundBy):
+        config = locator.model_dump(exclude_none=True)
+        if locator.attr is not None:
+            config["attr"] = path_steps(f"_.{locator.attr}")[1:]
+        return config
+    paths = [locator] if isinstance(locator, str) else list(locator)
+    if not paths:
+        raise ValueError("an empty list of candidate names")
+    return {"paths": [path_steps(path) for path in paths], "names": paths}
+
+
+def _checked(locator: Locator) -> Locator:
+    locator_config(locator)
+    return locator
+
+
+#: A locator a rubric field holds, checked (:func:`locator_config`) when the rubric loads.
+CheckedLocator = Annotated[Locator, AfterValidator(_checked)]
+
+
+def describe_locator(locator: Locator) -> str:
+    """How the feedback names a located object: `model.encode`, `loss_function` or `vae_loss`, ..."""
+    if isinstance(locator, FoundBy):
+        owner = f"an instance of {locator.instance_of}" if locator.instance_of else f"{locator.new}()"
+        return f"{owner}{'.' + locator.attr if locator.attr else ''}"
+    paths = [locator] if isinstance(locator, str) else locator
+    return " or ".join(f"`{path}`" for path in paths)
+
+
+Selector = Union[int, str, None]
+
+
+class EncodeSpec(BaseModel):
+    """How to get the posterior's (mu, scale) for a batch of images.
+
+    ``outputs``: a list naming the callable's outputs by position (``[mu, logvar]``,
+    ``[z_mean, z_log_var, z]`` as ``[mu, logvar, _]``; ``_`` is ignored), or a mapping from
+    role to key for a dict output (``{mu: mu, log_sigma: log_sigma}``) or to attribute for an
+    object (``{mu: loc, sigma: scale}`` for a ``torch.distributions.Normal``), or ``split`` for
+    one tensor whose last axis holds mu then the scale (``.chunk(2, dim=-1)``). The scale's role
+    names its parametrization: ``logvar``, ``log_sigma``, ``sigma`` or ``var``.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    call: Locator = Field("model.encode", description='the callable taking a batch of images (a locator)')
+    outputs: list[str] | dict[str, str] | Literal["split"] = Field(default_factory=lambda: ["mu", "logvar"],
+        description='which outputs are mu and the scale: by position, by dict key, or `split` (halves of one tensor)')
+    split_as: str = Field("logvar", description="the scale's parametrization when outputs is `split`")
+
+    @model_validator(mode="after")
+    def _roles(self) -> "EncodeSpec":
+        locator_config(self.call)
+        if self.outputs == "split":
+            if self.split_as not in SCALE_PARAMS:
+                raise ValueError(f"split_as must be one of {SCALE_PARAMS}")
+            return self
+        roles = [role for role in (self.outputs if isinstance(self.outputs, list) else list(self.outputs)) if role != "_"]
+        scales = [role for role in roles if role in SCALE_PARAMS]
+        unknown = [role for role in roles if role != "mu" and role not in SCALE_PARAMS and not role.startswith("_")]
+        if unknown and isinstance(self.outputs, dict):
+            raise ValueError(f"unknown roles {unknown}: name mu and one of {SCALE_PARAMS}")
+        if "mu" not in roles or len(scales) != 1:
+            raise ValueError(f"outputs must name `mu` and exactly one scale ({', '.join(SCALE_PARAMS)}); got {roles}")
+        return self
+
+    @property
+    def scale(self) -> str:
+        """The parametrization of the encoder's scale output."""
+        if self.outputs == "split":
+            return self.split_as
+        roles = self.outputs if isinstance(self.outputs, list) else list(self.outputs)
+        return next(role for role in roles if role in SCALE_PARAMS)
+
+    def config(self) -> dict[str, Any]:
+        if self.outputs == "split":
+            select: dict[str, Any] = {"split": True}
+        elif isinstance(self.outputs, list):
+            select = {"mu": self.outputs.index("mu"), "scale": self.outputs.index(self.scale)}
+        else:
+            select = {"mu": self.outputs["mu"], "scale": self.outputs[self.scale]}
+        return {"call": locator_config(self.call), "select": select}
+
+
+class DecodeSpec(BaseModel):
+    """How to decode a batch of latent codes: ``call`` on z (B, D), then ``output`` (a
+    position, a key, or an attribute such as a ``Bernoulli``'s ``logits``, when it does not
+    return the images themselves); ``returns`` says whether the values are probabilities or
+    logits."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    call: Locator = Field("model.decode", description='the callable taking a batch of latent codes (a locator)')
+    output: Selector = Field(None, description='the position or key of the images when it returns several things')
+    returns: DecoderOutput = Field("probabilities", description='whether the decoder returns Bernoulli means or their logits')
+
+    @field_validator("call")
+    @classmethod
+    def _valid(cls, value: Locator) -> Locator:
+        locator_config(value)
+        return value
+
+    def config(self) -> dict[str, Any]:
+        return {"call": locator_config(self.call), "output": self.output}
+
+
+class ModelSpec(BaseModel):
+    """The student's trained model as the grader reaches it (rubric field ``model``).
+
+    ``layout``: the shape of one image as the model takes it and (``output_layout``, default the
+    same) as the decoder returns it: ``B,1,H,W`` (PyTorch), ``B,H,W``, ``B,HW`` (flat MLPs) or
+    ``B,H,W,1`` (Keras), or the same with the data set's sizes spelled out in place of H, W and
+    HW. The grader sends its images in that layout and reads the decoder's
+    output in it. ``latent``: the notebook's name for the latent size (checked against the width
+    of mu), or None when it has none. ``inference``: objects put in inference mode before the
+    grader calls them (``eval()`` / ``training=False``); the owners of ``encode`` and ``decode``
+    always are.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    encode: EncodeSpec = Field(default_factory=EncodeSpec, description="how to get the posterior's mu and scale")
+    decode: DecodeSpec = Field(default_factory=DecodeSpec, description='how to decode latent codes')
+    layout: Literal[tuple(LAYOUTS)] = Field("B,1,H,W", description='the image layout the model takes')
+    output_layout: Literal[tuple(LAYOUTS)] | None = Field(None, description='the layout the decoder returns (default: layout)')
+    latent: str | None = Field("latent_dim", description="the notebook's name for the latent size (null: mu's width)")
+    inference: list[str] = Field(default_factory=list,
+        description='more objects to put in inference mode (eval(), training=False) before calls')
+
+    @field_validator("latent")
+    @classmethod
+    def _latent(cls, value: str | None) -> str | None:
+        if value is not None:
+            path_steps(value)
+        return value
+
+    @field_validator("inference")
+    @classmethod
+    def _inference(cls, value: list[str]) -> list[str]:
+        for path in value:
+            path_steps(path)
+        return value
+
+    def decoded_shape(self, dataset: Dataset) -> tuple[int, ...]:
+        """One decoded image's shape in the student's layout, for ``dataset``'s images."""
+        return layout_shape(self.output_layout or self.layout, dataset)
+
+    def config(self, dataset: Dataset) -> dict[str, Any]:
+        return {"encode": self.encode.config(), "decode": self.decode.config(),
+                "layout": list(layout_shape(self.layout, dataset)),
+                "latent": self.latent and locator_config(self.latent),
+                "inference": [locator_config(path) for path in self.inference]}
+
+
+#: The parametrizations an argument may be passed in (``as``).
+ARG_PARAMS = SCALE_PARAMS + ("log", "probabilities", "logits")
+
+
+class ArgSpec(BaseModel):
+    """A positional argument of the student's function: the generated input ``arg`` in the
+    student's parametrization ``as`` (a Gaussian scale: logvar, log_sigma, sigma, var; the log
+    of a positive parameter such as a Laplace scale or a rate: log; a decoder output:
+    probabilities, logits), a constant ``value`` shaped like the input ``like``, or a dict of
+    such arguments (``fields``, for a loss method taking a model's outputs as
+    ``{"rec": ..., "mu": ..., "log_sigma": ...}``)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    arg: str | None = Field(None, description='a generated input, passed in the student\'s parametrization')
+    as_: str | None = Field(None, alias="as", description="the student's parametrization of it")
+    value: float | None = Field(None, description='a constant instead of an input')
+    like: str | None = Field(None, description='the input whose shape the constant takes')
+    fields: dict[str, Union[str, "ArgSpec"]] | None = Field(None, description="a dict argument: key -> input or {arg, as}")
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> "ArgSpec":
+        if sum(x is not None for x in (self.arg, self.value, self.fields)) != 1:
+            raise ValueError("an argument is one of `arg` (a generated input), `value` (a constant) or `fields` (a dict)")
+        if self.value is not None and self.like is None:
+            raise ValueError("a constant argument needs `like`, the input whose shape it takes")
+        if self.as_ is not None and self.as_ not in ARG_PARAMS:
+            raise ValueError(f"`as` must be one of {ARG_PARAMS}")
+        if self.fields is not None and any(isinstance(f, ArgSpec) and f.fields is not None for f in self.fields.values()):
+            raise ValueError("`fields` cannot nest another dict")
+        return self
+
+    @property
+    def source(self) -> str:
+        """The generated input this argument comes from (not for a dict argument)."""
+        return self.arg if self.arg is not None else self.like  # type: ignore[return-value]
+
+    def describe(self) -> str:
+        if self.value is not None:
+            return f"{self.value:g} (shaped like {self.like})"
+        return self.source if self.as_ is None else f"{self.arg} as {self.as_}"
+
+
+def flatten_call(entries: list[str | ArgSpec]) -> tuple[list[str | dict[str, str]], dict[str, ArgSpec]]:
+    """A call's arguments as the kernel builds them, and every array it passes.
+
+    Returns:
+        (layout, arrays): ``layout`` holds, per positional argument, the name of its array
+        (``arg0``) or, for a dict argument, a dict of key -> array name (``arg1.mu``);
+        ``arrays`` maps each array name to the :class:`ArgSpec` that makes it.
+    """
+    layout: list[str | dict[str, str]] = []
+    arrays: dict[str, ArgSpec] = {}
+    for index, entry in enumerate(entries):
+        spec = ArgSpec(arg=entry) if isinstance(entry, str) else entry
+        if spec.fields is None:
+            layout.append(f"arg{index}")
+            arrays[f"arg{index}"] = spec
+            continue
+        layout.append({key: f"arg{index}.{key}" for key in spec.fields})
+        for key, field in spec.fields.items():
+            arrays[f"arg{index}.{key}"] = ArgSpec(arg=field) if isinstance(field, str) else field
+    return layout, arrays

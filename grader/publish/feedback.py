@@ -1,0 +1,119 @@
+"""HTML feedback rendered from a saved :class:`SubmissionResult` and its ``artifacts.npz``.
+
+Templates live in ``templates/`` (jinja2, autoescaped; see :mod:`vaegrade.grader.shipped`). Figures are
+drawn with Pillow (image grids and loss curves: a few milliseconds a page, where matplotlib cost
+over a second) and embedded as base64 PNG data URIs, so the page is one self-contained file.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from pathlib import Path
+
+import numpy as np
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from PIL import Image, ImageDraw
+
+from vaegrade.grader.results import Row, SubmissionResult
+from vaegrade.grader.shipped import shipped
+
+#: The autoescaped HTML templates of ``templates/`` (the feedback pages and the class overview).
+HTML_TEMPLATES = Environment(loader=FileSystemLoader(shipped("templates")), autoescape=select_autoescape(["html", "j2"]))
+ZOOM = 2  # screen pixels per image pixel
+CAPTION = 14  # pixels of caption under each image
+CURVE_WIDTH, CURVE_HEIGHT, MARGIN = 300, 170, 36
+
+
+def _png(image: Image.Image) -> str:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", optimize=False)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def _image_grid(images: np.ndarray, titles: list[str], columns: int) -> str:
+    """Images (..., H, W) in [0, 1], ``columns`` a row, each captioned by its title."""
+    height, width = images.shape[-2:]
+    tiles = (np.clip(images.reshape(-1, height, width), 0, 1) * 255).astype(np.uint8)
+    rows = (len(tiles) + columns - 1) // columns
+    tile_w, tile_h = ZOOM * width, ZOOM * height
+    grid = Image.new("L", (columns * (tile_w + 4), rows * (tile_h + CAPTION + 4)), 255)
+    draw = ImageDraw.Draw(grid)
+    for index, (tile, title) in enumerate(zip(tiles, titles)):
+        x, y = (index % columns) * (tile_w + 4), (index // columns) * (tile_h + CAPTION + 4)
+        grid.paste(Image.fromarray(tile).resize((tile_w, tile_h), Image.NEAREST), (x, y + CAPTION))
+        draw.text((x, y + 1), title[:12], fill=0)
+    return _png(grid)
+
+
+def _curves(series: dict[str, np.ndarray]) -> str:
+    """One small line plot per series (values per epoch), side by side, min and max labelled."""
+    image = Image.new("RGB", (len(series) * (CURVE_WIDTH + 10), CURVE_HEIGHT + 2 * MARGIN), "white")
+    draw = ImageDraw.Draw(image)
+    for panel, (name, values) in enumerate(series.items()):
+        left, top = panel * (CURVE_WIDTH + 10) + MARGIN, MARGIN
+        width, height = CURVE_WIDTH - MARGIN - 10, CURVE_HEIGHT
+        draw.text((left, 8), name, fill="black")
+        draw.rectangle((left, top, left + width, top + height), outline="grey")
+        finite = values[np.isfinite(values)]
+        if not finite.size:
+            continue
+        low, high = float(finite.min()), float(finite.max())
+        span = high - low or 1.0
+        xs = left + np.linspace(0, width, len(values)) if len(values) > 1 else np.array([left + width / 2])
+        ys = top + height - (np.nan_to_num(values, nan=low) - low) / span * height
+        points = list(zip(xs.tolist(), ys.tolist()))
+        if len(points) > 1:
+            draw.line(points, fill=(31, 119, 180), width=2)
+        for x, y in points:
+            draw.ellipse((x - 3, y - 3, x + 3, y + 3), fill=(31, 119, 180))
+        draw.text((left - MARGIN + 2, top - 6), f"{high:.4g}", fill="black")
+        draw.text((left - MARGIN + 2, top + height - 6), f"{low:.4g}", fill="black")
+        draw.text((left + width / 2 - 30, top + height + 6), f"epoch 1-{len(values)}", fill="black")
+    return _png(image)
+
+
+def figures(artifacts: dict[str, np.ndarray]) -> dict[str, str]:
+    """PNG data URIs for whichever figures the artifacts allow: samples, reconstructions, paths,
+    inpaintings, copied training images, curves."""
+    out = {}
+    if "prior_samples" in artifacts:
+        labels = artifacts.get("prior_sample_labels", np.full(len(artifacts["prior_samples"]), -1))
+        out["samples"] = _image_grid(artifacts["prior_samples"], [f"classified {int(k)}" for k in labels], 8)
+    if "reconstructions" in artifacts:
+        pairs = np.stack([artifacts["reconstruction_inputs"], artifacts["reconstructions"]], axis=1)
+        out["reconstructions"] = _image_grid(pairs, ["input", "decode(mu)"] * len(pairs), 10)
+    if "interpolations" in artifacts:
+        paths = artifacts["interpolations"]
+        steps = paths.shape[1]
+        out["interpolations"] = _image_grid(paths, ["start"] + [""] * (steps - 2) + ["end"], steps)
+    if "inpaintings" in artifacts:
+        pairs = artifacts["inpaintings"]
+        out["inpaintings"] = _image_grid(pairs, ["masked", "completed"] * (len(pairs) // 2), 6)
+    if "copied_samples" in artifacts:
+        pairs = np.stack([artifacts["copied_samples"], artifacts["copied_from"]], axis=1)
+        out["copies"] = _image_grid(pairs, ["sample", "copied from"] * len(pairs), 8)
+    if "history_loss" in artifacts and artifacts["history_loss"].size:
+        out["curves"] = _curves({f"{key} (nats per example)": artifacts[f"history_{key}"].reshape(-1)
+                                 for key in ("loss", "recon", "kl")})
+    return out
+
+
+def render(template: str, result: object, artifacts: dict[str, np.ndarray]) -> str:
+    """HTML of ``template`` for a result (a :class:`SubmissionResult`, or self-check's) and its figures."""
+    return HTML_TEMPLATES.get_template(template).render(result=result, figures=figures(artifacts))
+
+
+def write_feedback(result: SubmissionResult, artifacts: dict[str, np.ndarray], path: Path) -> None:
+    """Render ``feedback.html`` for one submission."""
+    path.write_text(render("feedback.html.j2", result, artifacts), encoding="utf-8")
+
+
+def publish(row: Row, destination: Path) -> None:
+    """Write ``result.json``, ``artifacts.npz`` and ``feedback.html`` for one stored result."""
+    destination.mkdir(parents=True, exist_ok=True)
+    (destination / "artifacts.npz").write_bytes(row.figures_npz)
+    with np.load(io.BytesIO(row.figures_npz), allow_pickle=False) as stored:
+        figures = {name: stored[name] for name in stored.files}
+    write_feedback(row.result, figures, destination / "feedback.html")
+    (destination / "result.json").write_text(row.result.model_dump_json(indent=2), encoding="utf-8")

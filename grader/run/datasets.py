@@ -1,0 +1,46 @@
+"""The data sets served to a notebook: one Keras-layout ``.npz`` per data set, read-only in the
+sandbox, from which :mod:`vaegrade.grader.run.kernel_setup` answers every loader the notebook uses.
+
+Every data set of :data:`vaegrade.reference.data.DATASETS` is served (a notebook for Fashion-MNIST may
+load MNIST too), as ``<name>.npz`` in the kernel's working directory (so ``np.load("mnist.npz")``
+works as well). With ``train_subset`` only the first N training images (and labels) are served,
+so grading stays fast; the 10,000 test images are always whole. Subsets are written once per
+machine under the cache (:func:`vaegrade.grader.run.environments.cache_root`), in the shipped copies' format.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from vaegrade.grader.run.environments import cache_root
+from vaegrade.reference.data import DATASETS, DataError, Images, load_dataset, save_keras_npz, verify_sha256
+
+
+@lru_cache(maxsize=None)
+def served_files(train_subset: int | None) -> dict[str, Path]:
+    """{data set name: .npz file to serve} for a training subset (None: the whole set).
+
+    Raises:
+        DataError: a shipped copy is missing or corrupt.
+    """
+    files = {}
+    for name, info in DATASETS.items():
+        verify_sha256(info.file, info.sha256, DataError, info.rebuild)
+        if train_subset is None:
+            files[name] = info.file
+            continue
+        path = cache_root() / "data" / f"{name}-train{train_subset}-{info.sha256[:12]}.npz"
+        if not path.exists():
+            data = load_dataset(name)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial = path.with_suffix(f".{os.getpid()}.tmp")
+            subset = Images(x_train=data.x_train[:train_subset], y_train=data.y_train[:train_subset],
+                           x_test=data.x_test, y_test=data.y_test)
+            with open(partial, "wb") as handle:
+                save_keras_npz(subset, handle)
+            partial.chmod(0o644)
+            partial.replace(path)
+        files[name] = path
+    return files

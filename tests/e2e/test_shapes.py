@@ -1,0 +1,101 @@
+"""The shapes corpus (submissions/shapes/, built by its build.py): VAE notebooks as courses
+write them (PyTorch and Keras/TensorFlow, objects in methods and classes, other conventions,
+data loaders, no tags, Colab and GPU code), each graded unchanged in the sandbox by its own
+rubric (rubrics/shapes/). Correct notebooks get full marks; each seeded bug loses points on its
+own checks and on no other.
+"""
+
+import json
+
+import pytest
+
+from tests.conftest import ROOT
+from vaegrade.grader.cli.main import main
+from vaegrade.grader.results import load_result
+
+SHAPES = ROOT / "submissions" / "shapes"
+RUBRICS = ROOT / "rubrics" / "shapes"
+
+#: shape -> {notebook: the checks it must lose points on (empty: full marks)}
+EXPECTED = {
+    "csci566_dict_forward": {"csci566_dict_forward": set(), "flawed_log_sigma_as_sigma": {"reparameterize"}},
+    "keras_functional": {"keras_functional": set()},
+    "tf_keras_subclassed": {"tf_keras_subclassed": set(), "flawed_kl_no_half": {"kl_loss"}},
+    "torch_encoder_decoder_sigma": {"torch_encoder_decoder_sigma": set(), "flawed_kl_mean_over_dims": {"kl_loss"},
+                                    "flawed_decoder_logits": {"model_interface", "reconstruction"}},
+    "pytorch_examples_loss_function": {"pytorch_examples_loss_function": set(),
+                                       "flawed_latent_dim_reassigned": {"model_interface"}},
+    "torch_chunk_logits": {"torch_chunk_logits": set()},
+    "torch_forward_mu_first": {"torch_forward_mu_first": set(), "flawed_std_is_exp_logvar": {"sampling"}},
+    "torch_variance_method": {"torch_variance_method": set()},
+    "helpers_and_modules": {"helpers_and_modules": set()},
+    "torchvision_fashion_colab": {"torchvision_fashion_colab": set()},
+}
+
+
+@pytest.fixture(scope="module")
+def graded(farm):
+    """Every shape's exit status, and the folder it was graded into."""
+    outcomes = {shape: farm.outcome(f"shape:{shape}") for shape in EXPECTED}
+    return {shape: o.returncode for shape, o in outcomes.items()}, {shape: o.out for shape, o in outcomes.items()}
+
+
+def test_every_shape_has_a_rubric_and_is_graded_without_errors(graded):
+    codes, _ = graded
+    assert sorted(p.stem for p in RUBRICS.glob("*.yaml")) == sorted(EXPECTED)
+    assert codes == {shape: 0 for shape in EXPECTED}
+
+
+@pytest.mark.parametrize("shape,notebook,lost", [(s, n, lost) for s, notebooks in EXPECTED.items()
+                                                 for n, lost in notebooks.items()])
+def test_outcome(graded, shape, notebook, lost):
+    _, out = graded
+    result = load_result(out[shape] / notebook)
+    assert result.status == "graded", result.error
+    losing = {check.id for check in result.checks if check.status != "passed"}
+    messages = {check.id: check.message for check in result.checks if check.status != "passed"}
+    assert losing == lost, messages
+    if not lost:
+        assert result.score == result.max_score
+
+
+def test_parameters_are_rewritten_and_recorded(graded):
+    _, out = graded
+    notes = {shape: load_result(out[shape] / shape).execution.adaptations for shape in EXPECTED}
+    assert "grading parameter set in cell 2, line 6: `num_epochs = ...` 10 -> 3" in notes["pytorch_examples_loss_function"]
+    assert any("`fit(..., epochs=...)` 30 -> 2" in note for note in notes["keras_functional"])
+    assert any("the default of `epochs` in `train` 20 -> 2" in note for note in notes["torch_forward_mu_first"])
+    assert "skipped the Colab magic `%tensorflow_version 2.x`" in notes["tf_keras_subclassed"]
+    assert "grading parameter set in cell 6, line 3: `for epoch in range(...)` 8 -> 2" in notes["torch_chunk_logits"]
+    history = json.loads((out["keras_functional"] / "keras_functional" / "result.json").read_text())
+    assert history["environment"]["kernel_packages"] == ["tensorflow-cpu==2.21.*"]
+
+
+def test_colab_and_gpu_notebook_is_shimmed_and_says_so(graded):
+    _, out = graded
+    result = load_result(out["torchvision_fashion_colab"] / "torchvision_fashion_colab")
+    notes = " | ".join(result.execution.adaptations)
+    assert "ran on the CPU" in notes and "google.colab" in notes and "skipped `!pip install -q torchvision`" in notes
+    assert result.environment["kernel_packages"] == ["torch==2.14.1", "torchvision==0.29.1"]
+    html = (out["torchvision_fashion_colab"] / "torchvision_fashion_colab" / "feedback.html").read_text()
+    assert "How your notebook was run" in html
+
+
+def test_a_dataloader_forking_worker_processes_grades_at_full_marks_in_the_sandbox(graded):
+    _, out = graded
+    assert "num_workers=2" in (SHAPES / "torchvision_fashion_colab" / "torchvision_fashion_colab.ipynb").read_text()
+    result = load_result(out["torchvision_fashion_colab"] / "torchvision_fashion_colab")
+    assert result.isolation.mode == "bubblewrap" and result.execution.status == "completed"
+    assert result.score == result.max_score
+
+
+def test_a_package_the_environment_lacks_is_the_environments_gap_not_a_zero(tmp_path):
+    import nbformat
+
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import seaborn as sns\nnum_epochs = 1")])
+    nbformat.write(notebook, tmp_path / "uses_seaborn.ipynb")
+    code = main(["grade", str(tmp_path / "uses_seaborn.ipynb"), "--rubric", str(RUBRICS / "torch_variance_method.yaml"),
+                 "--out", str(tmp_path / "out")])
+    result = load_result(tmp_path / "out" / "uses_seaborn")
+    assert code == 1 and result.status == "error"
+    assert "lacks the package `seaborn`" in result.error and "environment: packages:" in result.error

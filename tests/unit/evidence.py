@@ -1,0 +1,32 @@
+"""Synthetic evidence for unit tests of checks: a probe context on the real MNIST copy, and the
+evidence a check judges, built from its own probe requests and arrays the test makes up (as a
+kernel's probe would have written them)."""
+
+from __future__ import annotations
+
+import nbformat
+import numpy as np
+
+from vaegrade.grader.checks.base import Evidence, ProbeContext
+from vaegrade.grader.probe.interface import ModelSpec
+from vaegrade.grader.probe.requests import ProbeOutput, ProbeRequest
+from vaegrade.reference.data import DATASETS
+
+
+def context(parameters: dict | None = None, model: ModelSpec | None = None, dataset: str = "mnist") -> ProbeContext:
+    """A probe context with seed 0 on ``dataset`` (and the rubric defaults' model spec)."""
+    return ProbeContext(seed=0, dataset=DATASETS[dataset], parameters=parameters or {}, model=model or ModelSpec())
+
+
+def evidence(requests: list[ProbeRequest], outputs: dict[str, dict[str, np.ndarray] | str],
+             made_in: ProbeContext | None = None, notebook: nbformat.NotebookNode | None = None) -> Evidence:
+    """The evidence of ``requests`` answered by ``outputs`` (key -> arrays, or the error a probe raised)."""
+    answered = {key: ProbeOutput(error=value) if isinstance(value, str) else ProbeOutput(arrays=value)
+                for key, value in outputs.items()}
+    return Evidence(requests={r.key: r for r in requests}, outputs=answered,
+                    notebook=notebook or nbformat.v4.new_notebook(), context=made_in or context())
+
+
+def images(pixels: np.ndarray) -> np.ndarray:
+    """uint8 images (N, H, W) as a decoder returns them: (N, 1, H, W) float32 in [0, 1]."""
+    return (pixels / 255.0).astype(np.float32)[:, None]
