@@ -21,8 +21,8 @@ from pathlib import Path
 import nbformat
 import torch
 
-from vaegrade.grader.run.grade import grade_submission
 from vaegrade.grader.rubric.schema import load_rubric
+from vaegrade.grader.run.grade import grade_submission
 from vaegrade.grader.run.submissions import Submission
 from vaegrade.reference.classifier import classify
 from vaegrade.reference.data import DATASETS, images_to_tensor

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import nbformat
 
-from vaegrade.grader.run.grade import grade_submission
-from vaegrade.grader.run.environments import ensure_environment
 from vaegrade.grader.rubric.schema import load_rubric
+from vaegrade.grader.run.environments import ensure_environment
+from vaegrade.grader.run.grade import grade_submission
 from vaegrade.grader.run.submissions import Submission
 
 ROOT = Path(__file__).resolve().parents[1]
