@@ -44,8 +44,7 @@ from vaegrade.grader.checks.base import CheckSpec, Evidence
 from vaegrade.grader.checks.evaluate import evaluate_checks, unique_requests
 from vaegrade.grader.errors import RubricError, SubmissionError
 from vaegrade.grader.probe import artifacts
-from vaegrade.grader.probe import kernel as probe_kernel
-from vaegrade.grader.probe.cell import GRADING_VARIABLE
+from vaegrade.grader.probe.cell import GRADING_VARIABLE, run_probe
 from vaegrade.grader.publish import feedback
 from vaegrade.grader.results import CheckResult, check_lines
 from vaegrade.grader.rubric.public import find_public_rubric, load_public
@@ -153,7 +152,7 @@ class SelfCheck:
         requests = unique_requests(runnable, context)
         with tempfile.TemporaryDirectory(prefix="vaegrade-selfcheck-") as directory, _rng_kept():
             artifacts.write_requests(Path(directory), list(requests.values()), rubric.seed, rubric.framework)
-            probe_kernel.main(namespace, directory)
+            run_probe(namespace, directory)
             outputs = artifacts.read_outputs(Path(directory), list(requests.values()))
         evidence = Evidence(requests=requests, outputs=outputs, notebook=notebook or nbformat.v4.new_notebook(),
                             context=context)

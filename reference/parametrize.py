@@ -28,7 +28,8 @@ if TYPE_CHECKING:  # annotations only: imported where used, so a rubric loads wi
 
 ScaleParam = Literal["logvar", "log_sigma", "sigma", "var"]
 SCALE_PARAMS: tuple[str, ...] = ("logvar", "log_sigma", "sigma", "var")
-DecoderOutput = Literal["probabilities", "logits"]
+#: What a decoder returns: Bernoulli means, their logits, or pixel values on the 0-255 scale.
+DecoderOutput = Literal["probabilities", "logits", "pixels"]
 
 
 def from_logvar(logvar: Tensor, to: str) -> Tensor:
@@ -63,12 +64,17 @@ def to_logvar(value: Tensor, parametrization: str) -> Tensor:
 
 
 def to_probabilities(values: Tensor, output: str) -> Tensor:
-    """Bernoulli means from a decoder's ``output`` (``probabilities`` as they are, ``logits`` through a sigmoid)."""
+    """Bernoulli means from a decoder's ``output`` (``probabilities`` as they are, ``logits`` through
+    a sigmoid, ``pixels`` on the 0-255 scale divided by 255)."""
     import torch
-    return torch.sigmoid(values) if output == "logits" else values
+    if output == "logits":
+        return torch.sigmoid(values)
+    return values / 255.0 if output == "pixels" else values
 
 
 def from_probabilities(probs: Tensor, output: str) -> Tensor:
-    """Inverse of :func:`to_probabilities` (log-odds for ``logits``)."""
+    """Inverse of :func:`to_probabilities` (log-odds for ``logits``, times 255 for ``pixels``)."""
     import torch
-    return torch.logit(probs) if output == "logits" else probs
+    if output == "logits":
+        return torch.logit(probs)
+    return probs * 255.0 if output == "pixels" else probs

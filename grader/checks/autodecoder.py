@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Literal, Optional
 
 from pydantic import Field
 
 from vaegrade.grader.checks.base import Evidence, Outcome, ProbeContext, ProbeRequest, missing_message, register
 from vaegrade.grader.checks.model import BceCheck, images_from, test_images
-from vaegrade.grader.probe.interface import CheckedLocator, locator_config
+from vaegrade.grader.probe.interface import CheckedLocator
+from vaegrade.grader.probe.requests import FitLatentsRequest
 
 
 @register
@@ -36,13 +38,13 @@ class AutoDecoderCheck(BceCheck):
 
     def probes(self, context: ProbeContext) -> list[ProbeRequest]:
         rng = self.rng(context.seed)
-        images = test_images(context, rng, self.images, sort=True)
-        request = self.model_request(self.id, "fit_latents", context, images, steps=self.steps, lr=self.lr,
-                                     positive=self.support == "positive", width=self.width, seed=int(rng.integers(2**31)),
-                                     logits=context.model.decode.returns == "logits")
-        if self.decoder is not None:
-            request.config["decode"] = {**request.config["decode"], "call": locator_config(self.decoder)}
-        return [request]
+        batch = test_images(context, rng, self.images, sort=True)
+        if self.decoder is not None:  # this check's own decoder, in place of the rubric model's
+            decode = context.model.decode.model_copy(update={"call": self.decoder})
+            context = dataclasses.replace(context, model=context.model.model_copy(update={"decode": decode}))
+        return [self.model_request(FitLatentsRequest, self.id, context, batch, steps=self.steps, lr=self.lr,
+                                   positive=self.support == "positive", width=self.width, seed=int(rng.integers(2**31)),
+                                   logits=context.model.decode.returns == "logits")]
 
     def evaluate(self, evidence: Evidence) -> Outcome:
         output = evidence.output(self.id)

@@ -25,7 +25,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from vaegrade.grader.probe.interface import ModelSpec
-from vaegrade.grader.probe.requests import ProbeOutput, ProbeRequest
+from vaegrade.grader.probe.requests import ProbeOutput, ProbeRequest, Recording
 from vaegrade.reference.data import Dataset, Images
 
 CHECK_TYPES: dict[str, type["CheckSpec"]] = {}
@@ -66,6 +66,11 @@ class CheckSpec(BaseModel):
     def prepare(self, context: "ProbeContext") -> None:
         """Load what :meth:`evaluate` will need (a judge, reference statistics) ahead of time: the
         grader calls it while the notebook runs (:class:`vaegrade.grader.checks.evaluate.Preparation`). Nothing by default."""
+
+    def recordings(self) -> dict[str, "Recording"]:
+        """What the kernel must record of the notebook's own training, from before its first
+        cell, by request key (:class:`vaegrade.grader.probe.requests.Recording`). None by default."""
+        return {}
 
     def measurements(self, details: dict[str, Any]) -> dict[str, float]:
         """Metric name -> value in an outcome's ``details``, for calibration (:mod:`vaegrade.grader.assignment.calibrate`)."""

@@ -1,4 +1,4 @@
-"""Checks of a student's functions against the reference: ``function`` and ``reparameterization``."""
+"""The ``function`` check: a student's function against the reference, and how any check calls a student's function."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from vaegrade.grader.checks.base import CheckSpec, Evidence, Outcome, ProbeContext, ProbeRequest, missing_message, register
 from vaegrade.grader.probe.interface import ArgSpec, Locator, Selector, describe_locator, flatten_call, locator_config
+from vaegrade.grader.probe.requests import CallRequest
 from vaegrade.reference import function, parameters
 
 if TYPE_CHECKING:  # annotations only: imported where used, so a rubric loads without it
@@ -91,9 +92,11 @@ class StudentCall(CheckSpec):
 
     function: Locator = Field(description='where the function is: a dotted path, candidate names, {instance_of, attr} or {new}')
     call: list[str | ArgSpec] | None = Field(None,
-        description="the student's positional arguments in order: input names, {arg, as}, {value, like} or {fields}")
+        description="the student's positional arguments in order: input names, {arg, as}, {value, like}, {fields}, "
+                    "{join} or {object}")
     pack: bool = Field(False, description='pass the arguments as one list (a Keras layer taking [z_mean, z_log_var])')
-    output: Selector = Field(None, description='the position or key of the result when the function returns several things')
+    output: Selector = Field(None, description='the position or key of the result when the function returns several '
+                                               'things, or a list of them in turn ([1, kl_loss])')
 
     @field_validator("function")
     @classmethod
@@ -101,7 +104,7 @@ class StudentCall(CheckSpec):
         locator_config(value)
         return value
 
-    def student_call(self, inputs: Iterable[str]) -> tuple[list[str | dict[str, str]], dict[str, ArgSpec]]:
+    def student_call(self, inputs: Iterable[str]) -> tuple[list[dict[str, Any]], dict[str, ArgSpec]]:
         """The call's layout and arrays (:func:`vaegrade.grader.probe.interface.flatten_call`) over ``call``, or
         the generated ``inputs`` as they are."""
         return flatten_call(self.call if self.call is not None else list(inputs))
@@ -118,10 +121,14 @@ class StudentCall(CheckSpec):
         return describe_locator(self.function)
 
     def describe_array(self, inputs: Iterable[str], array: str) -> str:
-        """How the feedback names one of the arrays the student's function received."""
+        """How the feedback names one of the arrays the student's function received: as a dict's
+        entry (``[mu] of argument 2``) or a part of joined inputs (``part 1 of argument 1``)."""
         spec = self.student_call(inputs)[1][array]
-        key = f"[{array.split('.', 1)[1]!r}] of argument {int(array[3:].split('.')[0]) + 1}" if "." in array else ""
-        return spec.describe() + (f" ({key})" if key else "")
+        if "." not in array:
+            return spec.describe()
+        position, key = array[3:].split(".", 1)
+        where = f"part {int(key) + 1}" if key.isdigit() else f"[{key!r}]"
+        return f"{spec.describe()} ({where} of argument {int(position) + 1})"
 
     def call_inputs(self, generated: dict[str, np.ndarray], grad: list[str]) -> tuple[dict[str, np.ndarray], list[str]]:
         """The arrays the kernel passes (``arg0``, ``arg1.mu``..), each in the student's
@@ -149,14 +156,19 @@ class StudentCall(CheckSpec):
         for name, arg in self.student_call(generated)[1].items():
             if arg.value is not None:
                 continue
-            leaves[name] = torch.tensor(request.inputs[name], dtype=torch.float64, requires_grad=name in request.config["grad"])
+            leaves[name] = torch.tensor(request.inputs[name], dtype=torch.float64, requires_grad=name in request.grad)
             inputs[arg.source] = _convert(leaves[name], arg.as_, forward=False)
         return inputs, leaves
 
-    def probe_config(self, generated: Iterable[str], watched: list[str], n_calls: int = 1,
-                     kwargs: Iterable[str] = ()) -> dict[str, Any]:
-        return {"function": locator_config(self.function), "name": self.name, "args": self.student_call(generated)[0],
-                "grad": watched, "n_calls": n_calls, "kwargs": list(kwargs), "pack": self.pack, "output": self.output}
+    def call_request(self, key: str, generated: dict[str, np.ndarray], grad: list[str], n_calls: int = 1,
+                     keywords: dict[str, np.ndarray] | None = None) -> CallRequest:
+        """The request that calls the student's function on ``generated`` (in the student's
+        parametrization), ``n_calls`` times, with ``keywords`` by name; gradients w.r.t. ``grad``."""
+        arrays, watched = self.call_inputs(generated, grad)
+        layout = self.student_call(generated)[0]
+        return CallRequest(key=key, function=locator_config(self.function), name=self.name, arrays=list(arrays),
+                           args=layout, grad=watched, n_calls=n_calls, kwargs=[k.removeprefix("kw_") for k in keywords or {}],
+                           pack=self.pack, output=self.output, inputs={**generated, **(keywords or {}), **arrays})
 
 
 def _convert(value: torch.Tensor, parametrization: str | None, forward: bool) -> torch.Tensor:
@@ -227,7 +239,7 @@ class FunctionCheck(StudentCall):
     def default_beta(self) -> bool:
         """True when the reference weighs a KL term by ``beta`` and the check passes none."""
         return ("beta" in parameters(REFERENCE_FUNCTIONS[self.reference])
-                and "beta" not in self.kwargs and "beta" not in self.args)
+                and "beta" not in self.kwargs and "beta" not in self.args and "beta" not in self.reference_options)
 
     def probes(self, context: ProbeContext) -> list[ProbeRequest]:
         rng = self.rng(context.seed)
@@ -235,9 +247,7 @@ class FunctionCheck(StudentCall):
         for index, case in enumerate(self.cases):
             generated = {name: spec.generate(case, rng, context) for name, spec in self.args.items()}
             keywords = {f"kw_{name}": spec.generate(case, rng, context) for name, spec in self.kwargs.items()}
-            arrays, watched = self.call_inputs(generated, self.grad)
-            config = self.probe_config(generated, watched, kwargs=self.kwargs)
-            requests.append(ProbeRequest(f"{self.id}.case{index}", "call", config, {**generated, **keywords, **arrays}))
+            requests.append(self.call_request(f"{self.id}.case{index}", generated, self.grad, keywords=keywords))
         return requests
 
     def evaluate(self, evidence: Evidence) -> Outcome:
@@ -286,7 +296,7 @@ class FunctionCheck(StudentCall):
 
     def _reference(self, request: ProbeRequest) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """The reference's output and its gradients w.r.t. the student's arguments, by array name."""
-        watched = request.config["grad"]
+        watched = request.grad
         inputs, leaves = self.reference_inputs(request)
         kwargs = {name: float(request.inputs[f"kw_{name}"]) for name in self.kwargs}
         output = function(REFERENCE_FUNCTIONS[self.reference])(*[inputs[name] for name in self.args], **kwargs,
@@ -305,142 +315,3 @@ def _first(array: np.ndarray) -> float | None:
 def _describe(array: np.ndarray) -> str:
     values = ", ".join(f"{v:.4g}" for v in array.reshape(-1)[:3])
     return f"[{values}{', ...' if array.size > 3 else ''}] (shape {tuple(array.shape)})"
-
-
-#: Shares of a ``reparameterization`` check's points: distribution, gradients, fresh noise.
-DISTRIBUTION_SHARE, REPARAM_GRADIENT_SHARE, FRESH_NOISE_SHARE = 0.5, 0.3, 0.2
-
-
-@dataclass(frozen=True)
-class Family:
-    """A latent family's reparameterized sampler as the check tests it: the parameters it draws
-    (name -> (low, high) of a uniform, or a normal's scale), how a sample is standardized to the
-    family's unit member (scipy.stats distribution ``unit``), and z as a differentiable function
-    of the parameters (float64 tensors) with that standardized noise held fixed."""
-
-    parameters: dict[str, tuple[float, float] | float]
-    unit: str
-    unit_name: str
-    standardize: Callable[[dict[str, np.ndarray], np.ndarray], np.ndarray]
-    sample: Callable[[dict[str, torch.Tensor], torch.Tensor], torch.Tensor]
-    formula: str
-
-
-#: The families a ``reparameterization`` check knows (Kingma & Welling, 2014, Section 2.4, for the
-#: normal; the inverse CDFs of reference/sampling.py for the others).
-FAMILIES = {
-    "normal": Family({"mu": 1.5, "logvar": (-3.0, 2.0)}, "norm", "N(0, 1)",
-                     lambda p, z: (z - p["mu"]) / np.exp(0.5 * p["logvar"]),
-                     lambda p, eps: p["mu"] + (0.5 * p["logvar"]).exp() * eps, "mu + exp(logvar / 2) * eps"),
-    "laplace": Family({"loc": 1.5, "scale": (0.2, 3.0)}, "laplace", "Laplace(0, 1)",
-                      lambda p, z: (z - p["loc"]) / p["scale"],
-                      lambda p, eps: p["loc"] + p["scale"] * eps, "loc + scale * eps"),
-    "exponential": Family({"rate": (0.3, 3.0)}, "expon", "Exponential(1)",
-                          lambda p, z: z * p["rate"],
-                          lambda p, eps: eps / p["rate"], "eps / rate"),
-}
-
-
-@register
-class ReparameterizationCheck(StudentCall):
-    """A reparameterized sampler ``f(params) -> z`` of a latent ``family``, its parameters in the
-    student's parametrization (``call``; default the family's parameters as they are).
-
-    Families and their parameters, drawn with shape (batch, dim): ``normal`` (mu ~ N(0, 1.5^2),
-    logvar ~ U(-3, 2)), ``laplace`` (loc ~ N(0, 1.5^2), scale ~ U(0.2, 3)), ``exponential``
-    (rate ~ U(0.3, 3)). Tests:
-    - distribution: z standardized to the family's unit member ((z - mu) / exp(logvar / 2),
-      (z - loc) / scale, z * rate) must pass a Kolmogorov-Smirnov test against N(0, 1),
-      Laplace(0, 1) or Exponential(1) at level ``alpha`` (scipy.stats.kstest);
-    - gradients: those of z = mu + exp(logvar / 2) * eps, loc + scale * eps or eps / rate with the
-      standardized eps held fixed (the pathwise derivatives, Kingma & Welling, 2014, Section
-      2.4), taken w.r.t. the student's own parametrization;
-    - fresh noise: a second call on the same inputs returns a different z.
-    """
-
-    type: Literal["reparameterization"] = "reparameterization"
-    family: Literal[tuple(FAMILIES)] = Field("normal", description="the latent family: normal, laplace or exponential")
-    batch: int = Field(4096, ge=100, description='rows of each parameter drawn')
-    dim: int = Field(8, ge=1, description='latent dimensions drawn')
-    alpha: float = Field(1e-3, gt=0, lt=1, description='level of the Kolmogorov-Smirnov test')
-
-    @property
-    def parameters(self) -> list[str]:
-        return list(FAMILIES[self.family].parameters)
-
-    @model_validator(mode="after")
-    def _family_parameters(self) -> "ReparameterizationCheck":
-        self.check_call(self.parameters)
-        return self
-
-    def probes(self, context: ProbeContext) -> list[ProbeRequest]:
-        rng = self.rng(context.seed)
-        shape = (self.batch, self.dim)
-        generated = {name: (rng.normal(0, drawn, shape) if isinstance(drawn, float) else rng.uniform(*drawn, shape)).astype(np.float32)
-                     for name, drawn in FAMILIES[self.family].parameters.items()}
-        arrays, watched = self.call_inputs(generated, self.parameters)
-        return [ProbeRequest(self.id, "call", self.probe_config(generated, watched, n_calls=2), {**generated, **arrays})]
-
-    def prepare(self, context: ProbeContext) -> None:
-        import scipy.stats  # noqa: F401  (for evaluate's Kolmogorov-Smirnov test)
-
-    def evaluate(self, evidence: Evidence) -> Outcome:
-        import scipy.stats
-        request, family = evidence.requests[self.id], FAMILIES[self.family]
-        output = evidence.output(request.key)
-        if output.error:
-            return Outcome(0.0, f"{self.name} could not be called: {missing_message(output.error, evidence)}")
-        params = {name: request.inputs[name].astype(np.float64) for name in self.parameters}
-        z = output.arrays["output"]
-        shape = params[self.parameters[0]].shape
-        if z.shape != shape:
-            return Outcome(0.0, f"returned shape {z.shape}, expected {shape} (same as {self.parameters[0]})")
-        with np.errstate(all="ignore"):
-            eps = family.standardize(params, z)
-        ks = scipy.stats.kstest(eps.reshape(-1), family.unit)
-        distribution_ok = bool(np.isfinite(eps).all() and ks.pvalue >= self.alpha)
-        expected = self._pathwise_gradients(request, eps)
-        got = {name: output.arrays.get(f"grad_{name}") for name in expected}
-        grad_missing = any(value is None for value in got.values()) or not expected
-        grads_ok = not grad_missing and all(got[name].shape == grad.shape and np.allclose(got[name], grad, rtol=1e-3, atol=1e-4)
-                                            for name, grad in expected.items())
-        second = output.arrays.get("output_2")
-        fresh_ok = second is not None and second.shape == z.shape and not np.allclose(second, z)
-        fraction = DISTRIBUTION_SHARE * distribution_ok + REPARAM_GRADIENT_SHARE * grads_ok + FRESH_NOISE_SHARE * fresh_ok
-        unit = getattr(scipy.stats, family.unit)
-        problems = []
-        if not distribution_ok:
-            problems.append(f"the standardized samples are not {family.unit_name}: mean {np.mean(eps):.3g} and std "
-                            f"{np.std(eps):.3g} (expected {unit.mean():.3g} and {unit.std():.3g}), KS p-value "
-                            f"{ks.pvalue:.2g} < {self.alpha} ({self._hint(eps)})")
-        if not grads_ok:
-            problems.append(f"gradients are not those of {family.formula}" + (" (none reach the parameters)" if grad_missing else ""))
-        if not fresh_ok:
-            problems.append("two calls gave the same z: the noise must be drawn afresh each call")
-        details = {"family": self.family, "ks_statistic": float(ks.statistic), "ks_pvalue": float(ks.pvalue),
-                   "eps_std": float(np.std(eps)), "eps_mean": float(np.mean(eps)), "gradients_ok": bool(grads_ok),
-                   "fresh_noise": bool(fresh_ok)}
-        message = "; ".join(problems) or f"samples follow the {self.family} distribution (KS p = {ks.pvalue:.2f}), gradients exact"
-        return Outcome(fraction, message, details)
-
-    def _hint(self, eps: np.ndarray) -> str:
-        """The likeliest mistake behind samples of the wrong distribution."""
-        if len(eps) > 1 and np.allclose(eps, eps[:1], rtol=1e-3, atol=1e-3):  # float32 z: eps to ~1e-6
-            return f"every example of the batch got the same noise: draw it with {self.parameters[0]}'s shape"
-        if self.family == "laplace" and min(np.mean(eps > 0), np.mean(eps < 0)) < 0.05:
-            return "all samples fall on one side of loc: check the sign of each branch of the inverse CDF"
-        if self.family == "exponential" and (eps < 0).any():
-            return "negative samples: z = -log(1 - u) / rate is never negative"
-        if self.family != "normal":
-            return "compare the inverse CDF with the derivation"
-        scale = next((arg.as_ for arg in self.student_call(["mu", "logvar"])[1].values() if arg.arg == "logvar"), None)
-        return ("is exp(logvar) used as the std?" if scale in (None, "logvar")
-                else f"is the {scale} turned into the standard deviation correctly?")
-
-    def _pathwise_gradients(self, request: ProbeRequest, eps: np.ndarray) -> dict[str, np.ndarray]:
-        """Gradients of sum(z(params, eps)) w.r.t. the student's arguments, the standardized eps fixed."""
-        import torch
-        inputs, leaves = self.reference_inputs(request)
-        z = FAMILIES[self.family].sample(inputs, torch.from_numpy(np.nan_to_num(eps)))
-        z.sum().backward()
-        return {name: leaves[name].grad.numpy() for name in request.config["grad"] if leaves[name].grad is not None}

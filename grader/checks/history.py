@@ -8,8 +8,9 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from vaegrade.grader.checks.base import Evidence, Outcome, ProbeContext, ProbeRequest, missing_message, register
-from vaegrade.grader.checks.model import ModelCheck, images_from, posterior
+from vaegrade.grader.checks.model import Batch, ModelCheck, images_from, posterior
 from vaegrade.grader.probe.interface import Locator, describe_locator, locator_config
+from vaegrade.grader.probe.requests import HistoryRequest, ReconstructRequest
 
 HISTORY_KEYS = ("loss", "recon", "kl")
 LEARNING = 0.01  # the least relative fall of the loss, first epoch to last, that shows learning
@@ -17,25 +18,31 @@ LEARNING = 0.01  # the least relative fall of the loss, first epoch to last, tha
 
 @register
 class TrainingHistoryCheck(ModelCheck):
-    """The training history (``history``, a :data:`vaegrade.grader.probe.interface.Locator`: a dict of
-    per-epoch lists, or a Keras ``History``) holds the total loss, the reconstruction term and
-    the KL term per epoch (per-example training means, nats), under the keys ``keys`` maps
-    the roles ``loss``, ``recon``, ``kl`` to (Keras: ``reconstruction_loss``, ``kl_loss``).
+    """The training history: the total loss, the reconstruction term and the KL term per epoch
+    (per-example training means, nats), as the notebook kept them: a dict of per-epoch lists or a
+    Keras ``History`` (``history``, a :data:`vaegrade.grader.probe.interface.Locator`) under the
+    keys ``keys`` maps the roles ``loss``, ``recon``, ``kl`` to (Keras: ``reconstruction_loss``,
+    ``kl_loss``), or plain lists located one by one (``series: {loss: losses, kl: kld}``). A
+    notebook that kept only the totals (``loss``) is judged on what it kept.
 
-    Tests: all three present with one entry per epoch (the rubric parameter named by
-    ``epochs_parameter``), finite, the loss at the end at least 1% (of its size) below the start,
-    ``loss = recon + beta * kl`` within 1%, and the last epoch's recon and KL within
-    ``tolerance`` (relative) of the values the grader measures with the student's final model
-    on ``train_images`` training images (reference BCE and KL; decoding the posterior mean).
-    No credit for nothing: an empty history, or one whose loss is not finite or does not fall
-    by that 1% (no learning shown: an optimizer that never steps), earns 0 whatever else holds;
-    so grade with at least 2 epochs.
+    Tests: the loss present, every role kept has one entry per epoch (the rubric parameter named
+    by ``epochs_parameter``; a list with a whole number of entries per epoch, one per step, is
+    averaged per epoch), finite, the loss at the end at least 1% (of its size) below the start,
+    ``loss = recon + beta * kl`` within 1% when all three are kept, and the last epoch's recon
+    and KL within ``tolerance`` (relative) of the values the grader measures with the student's
+    final model on ``train_images`` training images (reference BCE and KL; decoding the
+    posterior mean). No credit for nothing: an empty history, or one whose loss is not finite or
+    does not fall by that 1% (no learning shown: an optimizer that never steps), earns 0 whatever
+    else holds; so grade with at least 2 epochs.
     """
 
     type: Literal["training_history"] = "training_history"
-    history: Locator = Field("history", description='where the history is: a dict of lists or a Keras History (a locator)')
+    history: Locator | None = Field("history", description='where the history is: a dict of lists or a Keras History '
+                                                           '(a locator); null when `series` locates plain lists')
     keys: dict[Literal[HISTORY_KEYS], str] = Field(default_factory=lambda: {key: key for key in HISTORY_KEYS},
         description="the history's key for each role: loss, recon, kl")
+    series: dict[Literal[HISTORY_KEYS], Locator] = Field(default_factory=dict,
+        description="plain lists, one per role, each located on its own (loss: losses, kl: kld)")
     epochs_parameter: str = Field("epochs", description='the grading parameter holding the number of epochs')
     beta: float = Field(1.0, ge=0, description='the KL weight in loss = recon + beta * kl')
     tolerance: float = Field(0.3, gt=0, description="relative gap allowed between the last epoch and the final model's own losses")
@@ -43,62 +50,76 @@ class TrainingHistoryCheck(ModelCheck):
 
     @model_validator(mode="after")
     def _complete(self) -> "TrainingHistoryCheck":
-        locator_config(self.history)
-        if set(self.keys) != set(HISTORY_KEYS):
+        if self.history is None and "loss" not in self.series:
+            raise ValueError("give the `history` or, in `series`, at least the list of the `loss`")
+        for locator in [self.history, *self.series.values()]:
+            if locator is not None:
+                locator_config(locator)
+        if self.history is not None and not set(self.series) and set(self.keys) != set(HISTORY_KEYS):
             raise ValueError(f"keys must map each of {list(HISTORY_KEYS)} to the history's key")
         return self
 
+    @property
+    def where(self) -> str:
+        return describe_locator(self.history) if self.history is not None else ", ".join(
+            describe_locator(locator) for locator in self.series.values())
+
     def probes(self, context: ProbeContext) -> list[ProbeRequest]:
         picks = np.sort(self.rng(context.seed).choice(len(context.data.x_train), self.train_images, replace=False))
-        images = (context.data.x_train[picks] / 255.0).astype(np.float32)[:, None]
-        config = {"history": locator_config(self.history), "keys": self.keys}
-        return [ProbeRequest(f"{self.id}.history", "history", config),
-                self.model_request(f"{self.id}.reconstruct", "reconstruct", context, images)]
+        batch = Batch((context.data.x_train[picks] / 255.0).astype(np.float32)[:, None], context.data.y_train[picks])
+        history = HistoryRequest(key=f"{self.id}.history", history=self.history and locator_config(self.history),
+                                 keys=self.keys if self.history is not None else {},
+                                 series={role: locator_config(locator) for role, locator in self.series.items()})
+        return [history, self.model_request(ReconstructRequest, f"{self.id}.reconstruct", context, batch)]
 
     def evaluate(self, evidence: Evidence) -> Outcome:
         output = evidence.output(f"{self.id}.history")
         if output.error:
             return Outcome(0.0, f"no training history: {missing_message(output.error, evidence)}")
-        record = output.arrays
-        missing = [self.keys[key] for key in HISTORY_KEYS if key not in record]
-        if missing:
-            return Outcome(0.0, f"the history {describe_locator(self.history)} lacks the keys {missing}")
-        loss, recon, kl = (record[key].reshape(-1) for key in HISTORY_KEYS)
-        if min(len(loss), len(recon), len(kl)) == 0:
-            return Outcome(0.0, f"the history {describe_locator(self.history)} is empty: no epoch was recorded "
-                                "(did training run?)", {"epochs": 0})
         epochs = evidence.context.parameters.get(self.epochs_parameter)
-        tests = {
-            f"one entry per epoch ({epochs}), got {len(loss)}, {len(recon)}, {len(kl)}":
-                len(loss) == len(recon) == len(kl) == epochs and len(loss) > 0,
-            "all values finite": bool(np.isfinite(np.concatenate([loss, recon, kl])).all()),
-        }
-        if tests["all values finite"] and len(loss) == len(recon) == len(kl) > 0:
-            tests[f"the loss falls by at least {LEARNING:.0%} over training"] = bool(
-                len(loss) > 1 and loss[-1] < loss[0] - LEARNING * abs(loss[0]))
-            tests[f"loss = recon + {self.beta:g} * kl"] = bool(np.allclose(loss, recon + self.beta * kl, rtol=1e-2, atol=1e-3))
-            measured = self._measured(evidence)
-            details_measured = measured or {}
-            if measured is not None:
-                for key, last in (("recon", recon[-1]), ("kl", kl[-1])):
-                    gap = abs(last - measured[key]) / max(abs(measured[key]), 1e-6)
-                    tests[f"the last epoch's {key} ({last:.4g}) is within {self.tolerance:.0%} of the final "
-                          f"model's {key} on training images ({measured[key]:.4g})"] = gap <= self.tolerance
-        else:
-            details_measured = {}
+        record = {role: per_epoch(values.reshape(-1), epochs) for role, values in output.arrays.items()}
+        if "loss" not in record:
+            return Outcome(0.0, f"the history {self.where} lacks the loss ({self.keys.get('loss', 'loss')})")
+        if any(len(values) == 0 for values in record.values()):
+            return Outcome(0.0, f"the history {self.where} is empty: no epoch was recorded (did training run?)", {"epochs": 0})
+        tests = self._tests(record, epochs, evidence)
         failed = [name for name, ok in tests.items() if not ok]
         message = (f"all {len(tests)} history tests pass" if not failed
                    else f"{len(failed)} of {len(tests)} history tests fail: " + "; ".join(failed))
-        details = {"tests": tests, "measured": details_measured, "epochs": len(loss)}
-        artifacts = {f"history_{key}": record[key].astype(np.float64) for key in HISTORY_KEYS}
+        if set(record) != set(HISTORY_KEYS):
+            message += f" (the notebook kept {', '.join(sorted(record))} only)"
+        details = {"tests": tests, "epochs": len(record["loss"]), "kept": sorted(record)}
+        artifacts = {f"history_{key}": record[key].astype(np.float64) for key in HISTORY_KEYS if key in record}
         if not tests.get(f"the loss falls by at least {LEARNING:.0%} over training", False):  # no learning shown
             return Outcome(0.0, f"the history shows no learning (the loss did not fall by {LEARNING:.0%} from the first "
                                 "epoch to the last, or is not finite), so none of its tests earn credit: " + message,
                            details, artifacts)
         return Outcome(1 - len(failed) / len(tests), message, details, artifacts)
 
+    def _tests(self, record: dict[str, np.ndarray], epochs: object, evidence: Evidence) -> dict[str, bool]:
+        lengths = ", ".join(str(len(values)) for values in record.values())
+        tests = {f"one entry per epoch ({epochs}), got {lengths}": all(len(v) == epochs for v in record.values()),
+                 "all values finite": bool(np.isfinite(np.concatenate(list(record.values()))).all())}
+        if not tests["all values finite"] or len({len(v) for v in record.values()}) > 1:
+            return tests
+        loss = record["loss"]
+        tests[f"the loss falls by at least {LEARNING:.0%} over training"] = bool(
+            len(loss) > 1 and loss[-1] < loss[0] - LEARNING * abs(loss[0]))
+        if set(record) == set(HISTORY_KEYS):
+            tests[f"loss = recon + {self.beta:g} * kl"] = bool(
+                np.allclose(loss, record["recon"] + self.beta * record["kl"], rtol=1e-2, atol=1e-3))
+        measured = self._measured(evidence) or {}
+        for key in ("recon", "kl"):
+            if key in record and key in measured:
+                last = record[key][-1]
+                gap = abs(last - measured[key]) / max(abs(measured[key]), 1e-6)
+                tests[f"the last epoch's {key} ({last:.4g}) is within {self.tolerance:.0%} of the final "
+                      f"model's {key} on training images ({measured[key]:.4g})"] = gap <= self.tolerance
+        return tests
+
     def _measured(self, evidence: Evidence) -> dict[str, float] | None:
-        """Reference recon and KL of the final model on training images, nats per image."""
+        """Reference recon and KL of the final model on training images, nats per image (the KL
+        only for an encoder that gives its posterior's scale)."""
         import torch
 
         from vaegrade.reference.kl import kl_normal_std
@@ -108,10 +129,18 @@ class TrainingHistoryCheck(ModelCheck):
             return None
         x = evidence.requests[f"{self.id}.reconstruct"].inputs["images"]
         x_hat, _ = images_from(output, "x_hat", len(x), evidence.context)
+        measured = {}
+        if x_hat is not None:
+            measured["recon"] = bernoulli_reconstruction(torch.from_numpy(x).double(), torch.from_numpy(x_hat).double()).mean().item()
         found = posterior(output, evidence.context.model)
-        if x_hat is None or found is None or found[0].shape != found[1].shape or len(found[0]) != len(x):
-            return None
-        mu, logvar = found
-        recon = bernoulli_reconstruction(torch.from_numpy(x).double(), torch.from_numpy(x_hat).double())
-        kl = kl_normal_std(torch.from_numpy(mu).double(), torch.from_numpy(logvar).double())
-        return {"recon": recon.mean().item(), "kl": kl.mean().item()}
+        if found is not None and found[0].shape == found[1].shape and len(found[0]) == len(x):
+            measured["kl"] = kl_normal_std(*(torch.from_numpy(a).double() for a in found)).mean().item()
+        return measured
+
+
+def per_epoch(values: np.ndarray, epochs: object) -> np.ndarray:
+    """Per-epoch values of a series: as it is, or, when it holds a whole number of entries per
+    epoch (one per training step), the mean of each epoch's."""
+    if isinstance(epochs, int) and epochs > 0 and len(values) > epochs and len(values) % epochs == 0:
+        return values.reshape(epochs, -1).mean(axis=1)
+    return values

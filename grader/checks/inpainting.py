@@ -10,6 +10,7 @@ from pydantic import Field
 from vaegrade.grader.checks.base import Evidence, Outcome, ProbeContext, ProbeRequest, missing_message, register
 from vaegrade.grader.checks.model import Band, BceCheck, images_from, test_images
 from vaegrade.grader.probe.interface import CheckedLocator, describe_locator, locator_config
+from vaegrade.grader.probe.requests import InpaintRequest
 
 #: The masks a rubric may name, each made for an image shape (H, W): 1 where the pixel is kept, 0
 #: where it is hidden. ``centre`` hides the middle 3/7 of each side.
@@ -51,11 +52,11 @@ class InpaintingCheck(BceCheck):
     bce: Band = Field(description="credit by BCE over the hidden pixels, nats per image")
 
     def probes(self, context: ProbeContext) -> list[ProbeRequest]:
-        images = test_images(context, self.rng(context.seed), self.images, sort=True)
+        batch = test_images(context, self.rng(context.seed), self.images, sort=True)
+        images = batch.images
         mask = np.broadcast_to(MASKS[self.mask](*context.dataset.image_shape), images.shape).astype(np.float32)
-        config = {"function": None if self.function is None else locator_config(self.function),
-                  "name": self._name, "numpy": self.arrays == "numpy"}
-        request = self.model_request(self.id, "inpaint", context, images, **config)
+        request = self.model_request(InpaintRequest, self.id, context, batch, name=self._name, numpy=self.arrays == "numpy",
+                                     function=None if self.function is None else locator_config(self.function))
         request.inputs.update(masked=images * mask, mask=mask)
         return [request]
 

@@ -15,7 +15,17 @@ import numpy as np
 from pydantic import Field
 
 from vaegrade.grader.checks.base import Evidence, Outcome, ProbeContext, ProbeRequest, missing_message, register
-from vaegrade.grader.checks.model import Band, ModelCheck, images_from, posterior, prior_request, prior_samples, test_images
+from vaegrade.grader.checks.model import (
+    Band,
+    ModelCheck,
+    flat_codes,
+    images_from,
+    posterior,
+    prior_request,
+    prior_samples,
+    test_images,
+)
+from vaegrade.grader.probe.requests import ReconstructRequest
 
 if TYPE_CHECKING:  # annotations only: imported where used, so a rubric loads without it
     import torch
@@ -173,8 +183,8 @@ class ActiveUnitsCheck(ModelCheck):
     active: Band = Field(description="credit by the fraction of latent units that are active")
 
     def probes(self, context: ProbeContext) -> list[ProbeRequest]:
-        images = test_images(context, self.rng(context.seed), self.images, sort=True)
-        return [self.model_request(self.id, "reconstruct", context, images)]
+        batch = test_images(context, self.rng(context.seed), self.images, sort=True)
+        return [self.model_request(ReconstructRequest, self.id, context, batch)]
 
     def measurements(self, details: dict) -> dict[str, float]:
         return {"active_fraction": details["active_fraction"]} if "active_fraction" in details else {}
@@ -186,20 +196,20 @@ class ActiveUnitsCheck(ModelCheck):
         output = evidence.output(self.id)
         if output.error:
             return Outcome(0.0, f"could not encode test images: {missing_message(output.error, evidence)}")
+        mu = output.arrays.get("mu")
+        if mu is None or len(mu) != self.images:
+            return Outcome(0.0, f"the encoder did not give mu for each of {self.images} images")
+        mu = flat_codes(mu)
         found = posterior(output, evidence.context.model)
-        if found is None or found[0].shape != found[1].shape or len(found[0]) != self.images:
-            return Outcome(0.0, f"the encoder did not give (mu, {evidence.context.model.encode.scale}) for each of "
-                                f"{self.images} images")
-        mu, logvar = (array.reshape(self.images, -1) for array in found)
-        if not (np.isfinite(mu).all() and np.isfinite(logvar).all()):
+        if not np.isfinite(mu).all() or (found is not None and not np.isfinite(found[1]).all()):
             return Outcome(0.0, "the encoder gave NaN or infinite values")
         variance = mu.var(axis=0)
         active = int((variance > ACTIVITY_THRESHOLD).sum())
-        per_dim = kl_normal_std(torch.from_numpy(mu).reshape(-1, 1), torch.from_numpy(logvar).reshape(-1, 1))
-        kl = per_dim.reshape(mu.shape).mean(dim=0).numpy()
         details = {"active_units": active, "latent_dim": int(mu.shape[1]), "active_fraction": active / mu.shape[1],
-                   "variance": variance.tolist(),
-                   "kl_per_dim": kl.tolist(), "pass_at": self.active.pass_at, "fail_at": self.active.fail_at}
+                   "variance": variance.tolist(), "pass_at": self.active.pass_at, "fail_at": self.active.fail_at}
+        if found is not None and found[1].shape == mu.shape:  # each unit's mean KL to the prior, for the instructor
+            per_dim = kl_normal_std(torch.from_numpy(mu).reshape(-1, 1), torch.from_numpy(found[1]).reshape(-1, 1))
+            details["kl_per_dim"] = per_dim.reshape(mu.shape).mean(dim=0).numpy().tolist()
         message = (f"{active} of {mu.shape[1]} latent units are active (posterior mean varies across inputs by more "
                    f"than {ACTIVITY_THRESHOLD}; full credit at a fraction >= {self.active.pass_at:g}, none at <= "
                    f"{self.active.fail_at:g})")

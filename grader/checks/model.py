@@ -7,6 +7,7 @@ the probe returns the encoder's (mu, scale) and the decoder's output raw, and
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -24,6 +25,12 @@ from vaegrade.grader.checks.base import (
     register,
 )
 from vaegrade.grader.probe.interface import ModelSpec, describe_locator
+from vaegrade.grader.probe.requests import (
+    DecodePriorRequest,
+    InterfaceRequest,
+    ModelRequest,
+    ReconstructRequest,
+)
 from vaegrade.reference.metrics import SampleQuality
 
 
@@ -51,24 +58,49 @@ class Band(BaseModel):
 class ModelCheck(CheckSpec):
     """A check that calls the student's model (as the rubric's ``model`` section says)."""
 
-    def model_request(self, key: str, kind: str, context: ProbeContext, images: np.ndarray | None = None,
-                      **config: object) -> ProbeRequest:
-        """A probe request on the model; ``images`` (N, 1, H, W) go in the model's own layout."""
-        return ProbeRequest(key, kind, {**context.model.config(context.dataset), **config}, {} if images is None else {"images": images})
+    def model_request(self, kind: type[ModelRequest], key: str, context: ProbeContext, batch: Batch | None = None,
+                      **fields: object) -> ModelRequest:
+        """A probe request of ``kind`` on the model; ``batch``'s images (N, 1, H, W) go in the
+        model's own layout, and, to a conditional model, their labels as it takes them."""
+        inputs = {}
+        if batch is not None:
+            inputs["images"] = batch.images
+            if context.model.conditional:
+                inputs["labels"] = labels_as(batch.labels, context)
+        return kind(key=key, model=context.model.config(context.dataset), inputs=inputs, **fields)
 
 
-def test_images(context: ProbeContext, rng: np.random.Generator, count: int, sort: bool = False) -> np.ndarray:
-    """``count`` test images of the rubric's data set chosen by ``rng``: (count, 1, H, W) float32 in [0, 1]."""
+@dataclass(frozen=True)
+class Batch:
+    """Images of the rubric's data set, (N, 1, H, W) float32 in [0, 1], and their (N,) labels."""
+
+    images: np.ndarray
+    labels: np.ndarray
+
+
+def test_images(context: ProbeContext, rng: np.random.Generator, count: int, sort: bool = False) -> Batch:
+    """``count`` test images of the rubric's data set chosen by ``rng``, with their labels."""
     picks = rng.choice(len(context.data.x_test), count, replace=False)
-    return (context.data.x_test[np.sort(picks) if sort else picks] / 255.0).astype(np.float32)[:, None]
+    picks = np.sort(picks) if sort else picks
+    return Batch((context.data.x_test[picks] / 255.0).astype(np.float32)[:, None], context.data.y_test[picks])
+
+
+def labels_as(labels: np.ndarray, context: ProbeContext) -> np.ndarray:
+    """Class labels as the conditional model takes them: int64 indices, or float32 one-hot rows."""
+    if context.model.conditional == "onehot":
+        return np.eye(len(context.dataset.classes), dtype=np.float32)[labels]
+    return labels.astype(np.int64)
 
 
 def prior_request(check: ModelCheck, context: ProbeContext, samples: int, **config: object) -> ProbeRequest:
     """``samples`` images decoded from z ~ N(0, I) drawn from the check's seed (see the probe's ``decode_prior``)."""
     rng = check.rng(context.seed)
     seed = int(rng.integers(2**31))
-    return check.model_request(check.id, "decode_prior", context, test_images(context, rng, 1), n=samples, seed=seed,
-                               **config)
+    request = check.model_request(DecodePriorRequest, check.id, context, test_images(context, rng, 1), n=samples, seed=seed,
+                                  **config)
+    if context.model.conditional:  # each class in turn
+        request.inputs["prior_labels"] = labels_as(np.arange(samples) % len(context.dataset.classes), context)
+    return request
 
 
 def prior_samples(check: ModelCheck, evidence: Evidence, count: int) -> tuple[np.ndarray | None, str]:
@@ -80,15 +112,21 @@ def prior_samples(check: ModelCheck, evidence: Evidence, count: int) -> tuple[np
     return images_from(output, "samples", count, evidence.context)
 
 
+def flat_codes(array: np.ndarray) -> np.ndarray:
+    """Codes (B, D) from an encoder's output with extra singleton axes ((B, 1, D), (B, D, 1, 1))."""
+    return array.reshape(len(array), -1) if array.ndim > 2 and sorted(array.shape[1:])[:-1] == [1] * (array.ndim - 2) else array
+
+
 def posterior(output: ProbeOutput, spec: ModelSpec) -> tuple[np.ndarray, np.ndarray] | None:
-    """(mu, logvar) float64 from the probe's ``mu``/``scale`` arrays, the scale converted from
-    the student's parametrization; None when either is missing."""
+    """(mu, logvar) float64 (B, D) from the probe's ``mu``/``scale`` arrays, the scale converted
+    from the student's parametrization; None when either is missing (an encoder giving mu alone)."""
     import torch
 
     from vaegrade.reference.parametrize import to_logvar
     mu, scale = output.arrays.get("mu"), output.arrays.get("scale")
-    if mu is None or scale is None:
+    if mu is None or scale is None or spec.encode is None or spec.encode.scale is None:
         return None
+    mu, scale = flat_codes(mu), flat_codes(scale)
     with np.errstate(all="ignore"):
         logvar = to_logvar(torch.from_numpy(scale.astype(np.float64)), spec.encode.scale).numpy()
     return mu, logvar
@@ -132,8 +170,8 @@ class ModelInterfaceCheck(ModelCheck):
     batch_sizes: list[int] = Field(default_factory=lambda: [1, 7], min_length=1, description='batch sizes to encode and decode')
 
     def probes(self, context: ProbeContext) -> list[ProbeRequest]:
-        images = test_images(context, self.rng(context.seed), max(self.batch_sizes))
-        return [self.model_request(self.id, "interface", context, images, batch_sizes=self.batch_sizes)]
+        batch = test_images(context, self.rng(context.seed), max(self.batch_sizes))
+        return [self.model_request(InterfaceRequest, self.id, context, batch, batch_sizes=self.batch_sizes)]
 
     def evaluate(self, evidence: Evidence) -> Outcome:
         import torch
@@ -151,7 +189,7 @@ class ModelInterfaceCheck(ModelCheck):
                            + (f": {errors[0]}" if errors else " (encode or decode is not callable)"))
         latent_dim = int(a["latent_dim"])
         if spec.latent is None:  # no variable to check: mu's width is the latent size
-            latent_dim = next((a[f"mu_{s}"].shape[-1] for s in self.batch_sizes if f"mu_{s}" in a), -1)
+            latent_dim = next((flat_codes(a[f"mu_{s}"]).shape[-1] for s in self.batch_sizes if f"mu_{s}" in a), -1)
         parts = f"{describe_locator(spec.encode.call)} and {describe_locator(spec.decode.call)}"
         framework = {"torch": "a torch.nn.Module", "tensorflow": "a Keras layer or model"}[evidence.context.framework]
         tests = {
@@ -166,11 +204,16 @@ class ModelInterfaceCheck(ModelCheck):
                 continue
             if f"mu_{size}" not in a:
                 continue
-            mu, scale, x_hat = a[f"mu_{size}"], a[f"scale_{size}"], a[f"x_hat_{size}"]
-            tests[f"batch of {size}: mu and {spec.encode.scale} are ({size}, {latent_dim}), got {mu.shape} and "
-                  f"{scale.shape}"] = mu.shape == scale.shape == (size, latent_dim)
-            tests[f"batch of {size}: mu and {spec.encode.scale} are finite"] = bool(
-                np.isfinite(mu).all() and np.isfinite(scale).all())
+            mu, x_hat = flat_codes(a[f"mu_{size}"]), a[f"x_hat_{size}"]
+            scale = flat_codes(a[f"scale_{size}"]) if f"scale_{size}" in a else None
+            if scale is None:
+                tests[f"batch of {size}: mu is ({size}, {latent_dim}), got {mu.shape}"] = mu.shape == (size, latent_dim)
+                tests[f"batch of {size}: mu is finite"] = bool(np.isfinite(mu).all())
+            else:
+                tests[f"batch of {size}: mu and {spec.encode.scale} are ({size}, {latent_dim}), got {mu.shape} and "
+                      f"{scale.shape}"] = mu.shape == scale.shape == (size, latent_dim)
+                tests[f"batch of {size}: mu and {spec.encode.scale} are finite"] = bool(
+                    np.isfinite(mu).all() and np.isfinite(scale).all())
             tests[f"batch of {size}: decode gives {(size, *layout)}, got {x_hat.shape}"] = x_hat.shape == (size, *layout)
             probs = to_probabilities(torch.from_numpy(x_hat.astype(np.float64)), spec.decode.returns).numpy()
             tests[f"batch of {size}: decode gives {spec.decode.returns}"
@@ -216,8 +259,8 @@ class ReconstructionCheck(BceCheck):
     images: int = Field(1000, ge=10, le=10000, description='held-out test images reconstructed')
 
     def probes(self, context: ProbeContext) -> list[ProbeRequest]:
-        images = test_images(context, self.rng(context.seed), self.images, sort=True)
-        return [self.model_request(self.id, "reconstruct", context, images)]
+        batch = test_images(context, self.rng(context.seed), self.images, sort=True)
+        return [self.model_request(ReconstructRequest, self.id, context, batch)]
 
     def evaluate(self, evidence: Evidence) -> Outcome:
         output = evidence.output(self.id)

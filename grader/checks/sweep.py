@@ -9,6 +9,7 @@ from pydantic import Field, field_validator
 
 from vaegrade.grader.checks.base import CheckSpec, Evidence, Outcome, ProbeContext, ProbeRequest, missing_message, register
 from vaegrade.grader.probe.interface import CheckedLocator, Locator, describe_locator, locator_config
+from vaegrade.grader.probe.requests import HistoryRequest
 
 #: Shares of the check's points: every run there and learning, KL falling, reconstruction rising.
 #: The KL's fall is the strong signal (an order of magnitude over a sweep); the reconstruction
@@ -58,7 +59,7 @@ class BetaSweepCheck(CheckSpec):
         return f"{self.id}.beta{beta:g}"
 
     def probes(self, context: ProbeContext) -> list[ProbeRequest]:
-        return [ProbeRequest(self._key(beta), "history", {"history": locator_config(locator), "keys": self.keys})
+        return [HistoryRequest(key=self._key(beta), history=locator_config(locator), keys=self.keys)
                 for beta, locator in sorted(self.runs.items())]
 
     def evaluate(self, evidence: Evidence) -> Outcome:

@@ -66,12 +66,11 @@ def read_json(path: Path) -> Any:
 
 def write_requests(probe_dir: Path, requests: list[ProbeRequest], seed: int, framework: str = "torch") -> None:
     """Write the probe's instructions and input arrays into ``probe_dir``, a fresh directory
-    the grader made after the student's cells ran (see :meth:`vaegrade.grader.run.isolation.Workspace.probe_dir`)."""
+    the grader made after the student's cells ran (see :meth:`vaegrade.grader.run.workspace.Workspace.probe_dir`)."""
     for request in requests:
         if request.inputs:
             np.savez(probe_dir / f"{request.key}.inputs.npz", **request.inputs)
-    payload = {"seed": seed, "framework": framework,
-               "requests": [{"key": r.key, "kind": r.kind, "config": r.config} for r in requests]}
+    payload = {"seed": seed, "framework": framework, "requests": [r.model_dump(mode="json") for r in requests]}
     (probe_dir / "requests.json").write_text(json.dumps(payload))
 
 

@@ -148,7 +148,9 @@ def describe_locator(locator: Locator) -> str:
     return " or ".join(f"`{path}`" for path in paths)
 
 
-Selector = Union[int, str, None]
+#: Part of a call's output: a position, a key (of a dict) or attribute, or a list of them applied in
+#: turn (``[1, kl_loss]``: the second output's ``kl_loss``).
+Selector = Union[int, str, list[Union[int, str]], None]
 
 
 class EncodeSpec(BaseModel):
@@ -159,7 +161,9 @@ class EncodeSpec(BaseModel):
     role to key for a dict output (``{mu: mu, log_sigma: log_sigma}``) or to attribute for an
     object (``{mu: loc, sigma: scale}`` for a ``torch.distributions.Normal``), or ``split`` for
     one tensor whose last axis holds mu then the scale (``.chunk(2, dim=-1)``). The scale's role
-    names its parametrization: ``logvar``, ``log_sigma``, ``sigma`` or ``var``.
+    names its parametrization: ``logvar``, ``log_sigma``, ``sigma`` or ``var``. An encoder that
+    returns mu alone names no scale (``[mu]``): the checks that need the posterior's scale say so,
+    the others run. Extra singleton axes (mu of shape (B, 1, D)) are dropped.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -181,25 +185,25 @@ class EncodeSpec(BaseModel):
         unknown = [role for role in roles if role != "mu" and role not in SCALE_PARAMS and not role.startswith("_")]
         if unknown and isinstance(self.outputs, dict):
             raise ValueError(f"unknown roles {unknown}: name mu and one of {SCALE_PARAMS}")
-        if "mu" not in roles or len(scales) != 1:
-            raise ValueError(f"outputs must name `mu` and exactly one scale ({', '.join(SCALE_PARAMS)}); got {roles}")
+        if "mu" not in roles or len(scales) > 1:
+            raise ValueError(f"outputs must name `mu` and at most one scale ({', '.join(SCALE_PARAMS)}); got {roles}")
         return self
 
     @property
-    def scale(self) -> str:
-        """The parametrization of the encoder's scale output."""
+    def scale(self) -> str | None:
+        """The parametrization of the encoder's scale output (None: the encoder gives mu alone)."""
         if self.outputs == "split":
             return self.split_as
         roles = self.outputs if isinstance(self.outputs, list) else list(self.outputs)
-        return next(role for role in roles if role in SCALE_PARAMS)
+        return next((role for role in roles if role in SCALE_PARAMS), None)
 
     def config(self) -> dict[str, Any]:
         if self.outputs == "split":
             select: dict[str, Any] = {"split": True}
         elif isinstance(self.outputs, list):
-            select = {"mu": self.outputs.index("mu"), "scale": self.outputs.index(self.scale)}
+            select = {"mu": self.outputs.index("mu"), "scale": self.scale and self.outputs.index(self.scale)}
         else:
-            select = {"mu": self.outputs["mu"], "scale": self.outputs[self.scale]}
+            select = {"mu": self.outputs["mu"], "scale": self.scale and self.outputs[self.scale]}
         return {"call": locator_config(self.call), "select": select}
 
 
@@ -240,13 +244,16 @@ class ModelSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    encode: EncodeSpec = Field(default_factory=EncodeSpec, description="how to get the posterior's mu and scale")
+    encode: EncodeSpec | None = Field(default_factory=EncodeSpec, description="how to get the posterior's mu and scale "
+                                      "(null: a model without an encoder, such as an auto-decoder)")
     decode: DecodeSpec = Field(default_factory=DecodeSpec, description='how to decode latent codes')
     layout: Literal[tuple(LAYOUTS)] = Field("B,1,H,W", description='the image layout the model takes')
     output_layout: Literal[tuple(LAYOUTS)] | None = Field(None, description='the layout the decoder returns (default: layout)')
     latent: str | None = Field("latent_dim", description="the notebook's name for the latent size (null: mu's width)")
     inference: list[str] = Field(default_factory=list,
         description='more objects to put in inference mode (eval(), training=False) before calls')
+    conditional: Literal["index", "onehot"] | None = Field(None, description="a conditional model: encode(x, y) and "
+        "decode(z, y) take each image's class after it, as an index or a one-hot row (samples: each class in turn)")
 
     @field_validator("latent")
     @classmethod
@@ -267,7 +274,7 @@ class ModelSpec(BaseModel):
         return layout_shape(self.output_layout or self.layout, dataset)
 
     def config(self, dataset: Dataset) -> dict[str, Any]:
-        return {"encode": self.encode.config(), "decode": self.decode.config(),
+        return {"encode": self.encode and self.encode.config(), "decode": self.decode.config(),
                 "layout": list(layout_shape(self.layout, dataset)),
                 "latent": self.latent and locator_config(self.latent),
                 "inference": [locator_config(path) for path in self.inference]}
@@ -281,9 +288,11 @@ class ArgSpec(BaseModel):
     """A positional argument of the student's function: the generated input ``arg`` in the
     student's parametrization ``as`` (a Gaussian scale: logvar, log_sigma, sigma, var; the log
     of a positive parameter such as a Laplace scale or a rate: log; a decoder output:
-    probabilities, logits), a constant ``value`` shaped like the input ``like``, or a dict of
+    probabilities, logits), a constant ``value`` shaped like the input ``like``, a dict of
     such arguments (``fields``, for a loss method taking a model's outputs as
-    ``{"rec": ..., "mu": ..., "log_sigma": ...}``)."""
+    ``{"rec": ..., "mu": ..., "log_sigma": ...}``), inputs joined along their last axis into one
+    tensor (``join: [mu, {arg: logvar, as: log_sigma}]``, a sampler taking ``cat([mu, log_sigma])``),
+    or an object of the notebook passed as it is (``object: model``, for ``compute_loss(model, x)``)."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
@@ -292,11 +301,18 @@ class ArgSpec(BaseModel):
     value: float | None = Field(None, description='a constant instead of an input')
     like: str | None = Field(None, description='the input whose shape the constant takes')
     fields: dict[str, Union[str, "ArgSpec"]] | None = Field(None, description="a dict argument: key -> input or {arg, as}")
+    join: list[Union[str, "ArgSpec"]] | None = Field(None, description="inputs joined along the last axis into one tensor")
+    object: Locator | None = Field(None, description="an object of the notebook passed as it is (a locator: the model)")
 
     @model_validator(mode="after")
     def _one_kind(self) -> "ArgSpec":
-        if sum(x is not None for x in (self.arg, self.value, self.fields)) != 1:
-            raise ValueError("an argument is one of `arg` (a generated input), `value` (a constant) or `fields` (a dict)")
+        if sum(x is not None for x in (self.arg, self.value, self.fields, self.join, self.object)) != 1:
+            raise ValueError("an argument is one of `arg` (a generated input), `value` (a constant), `fields` (a dict), "
+                             "`join` (inputs joined) or `object` (a notebook object)")
+        if self.object is not None:
+            locator_config(self.object)
+        if self.join is not None and any(isinstance(j, ArgSpec) and j.source is None for j in self.join):
+            raise ValueError("`join` takes generated inputs or {arg, as}")
         if self.value is not None and self.like is None:
             raise ValueError("a constant argument needs `like`, the input whose shape it takes")
         if self.as_ is not None and self.as_ not in ARG_PARAMS:
@@ -306,9 +322,9 @@ class ArgSpec(BaseModel):
         return self
 
     @property
-    def source(self) -> str:
-        """The generated input this argument comes from (not for a dict argument)."""
-        return self.arg if self.arg is not None else self.like  # type: ignore[return-value]
+    def source(self) -> str | None:
+        """The generated input this argument comes from (None for a dict, a join or an object)."""
+        return self.arg if self.arg is not None else self.like
 
     def describe(self) -> str:
         if self.value is not None:
@@ -316,23 +332,87 @@ class ArgSpec(BaseModel):
         return self.source if self.as_ is None else f"{self.arg} as {self.as_}"
 
 
-def flatten_call(entries: list[str | ArgSpec]) -> tuple[list[str | dict[str, str]], dict[str, ArgSpec]]:
+def flatten_call(entries: list[str | ArgSpec]) -> tuple[list[dict[str, Any]], dict[str, ArgSpec]]:
     """A call's arguments as the kernel builds them, and every array it passes.
 
     Returns:
-        (layout, arrays): ``layout`` holds, per positional argument, the name of its array
-        (``arg0``) or, for a dict argument, a dict of key -> array name (``arg1.mu``);
-        ``arrays`` maps each array name to the :class:`ArgSpec` that makes it.
+        (layout, arrays): ``layout`` holds, per positional argument, ``{"array": name}`` (``arg0``),
+        ``{"dict": {key: name}}`` for a dict argument (``arg1.mu``), ``{"join": [names]}`` for
+        inputs joined into one tensor (``arg0.0``, ``arg0.1``) or ``{"object": locator}`` for a
+        notebook object; ``arrays`` maps each array name to the :class:`ArgSpec` that makes it.
     """
-    layout: list[str | dict[str, str]] = []
+    layout: list[dict[str, Any]] = []
     arrays: dict[str, ArgSpec] = {}
     for index, entry in enumerate(entries):
         spec = ArgSpec(arg=entry) if isinstance(entry, str) else entry
-        if spec.fields is None:
-            layout.append(f"arg{index}")
+        if spec.object is not None:
+            layout.append({"object": locator_config(spec.object)})
+        elif spec.fields is not None or spec.join is not None:
+            parts = spec.fields if spec.fields is not None else dict(enumerate(spec.join))
+            names = {key: f"arg{index}.{key}" for key in parts}
+            layout.append({"dict": names} if spec.fields is not None else {"join": list(names.values())})
+            arrays.update({names[key]: ArgSpec(arg=part) if isinstance(part, str) else part for key, part in parts.items()})
+        else:
+            layout.append({"array": f"arg{index}"})
             arrays[f"arg{index}"] = spec
-            continue
-        layout.append({key: f"arg{index}.{key}" for key in spec.fields})
-        for key, field in spec.fields.items():
-            arrays[f"arg{index}.{key}"] = ArgSpec(arg=field) if isinstance(field, str) else field
     return layout, arrays
+
+
+#: What a watched tensor may be said to be (``as``): a scale's parametrization or a decoder output's.
+WATCHED_AS = SCALE_PARAMS + ("probabilities", "logits", "pixels")
+
+
+class Watch(BaseModel):
+    """Where the grader watches a tensor of the student's own forward pass: what the model part
+    ``at`` (a locator: a submodule, a Keras layer or sub-model, or a method) returns (``take:
+    output``, the default) or receives (``take: input``: its positional arguments), then ``select``
+    (a position, key or attribute, or a list of them), then the ``half`` of the last axis when mu
+    and the scale share one tensor (``.chunk(2, dim=-1)``)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    at: Locator = Field(description="the model part watched (a locator)")
+    take: Literal["output", "input"] = Field("output", description="its output, or its positional arguments")
+    select: Selector = Field(None, description="which part of it: a position, key or attribute, or a list of them")
+    half: Literal["first", "second"] | None = Field(None, description="the first or second half of its last axis")
+    as_: str | None = Field(None, alias="as", description="a scale's parametrization (logvar, log_sigma, sigma, var) or a "
+                                                          "decoder output's (probabilities, logits, pixels: 0-255)")
+
+    @model_validator(mode="after")
+    def _valid(self) -> "Watch":
+        locator_config(self.at)
+        if self.as_ is not None and self.as_ not in WATCHED_AS:
+            raise ValueError(f"`as` must be one of {WATCHED_AS}")
+        return self
+
+    def describe(self) -> str:
+        what = "the input of" if self.take == "input" else "the output of"
+        return f"{what} {describe_locator(self.at)}" + (f" ({self.half} half)" if self.half else "")
+
+    def config(self) -> dict[str, Any]:
+        return {"name": self.describe(), "at": locator_config(self.at), "take": self.take, "select": self.select,
+                "half": self.half}
+
+
+class ObserveSpec(BaseModel):
+    """A forward pass the grader runs and watches (``through: forward``): ``run`` (a locator: the
+    model, called on a batch of images in the rubric model's layout, or its encoder), and where
+    mu, the posterior's scale (with its parametrization ``as``) and the z the decoder receives
+    are seen in it (:class:`Watch`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    run: Locator = Field(description="what is called on the grader's images: the model, or its encoder (a locator)")
+    mu: Watch = Field(description="where mu is seen")
+    scale: Watch = Field(description="where the posterior's scale is seen (with its parametrization: as)")
+    z: Watch = Field(description="where z is seen (the decoder's input: take: input)")
+
+    @model_validator(mode="after")
+    def _valid(self) -> "ObserveSpec":
+        locator_config(self.run)
+        if self.scale.as_ is None:
+            raise ValueError("scale needs `as`, its parametrization (logvar, log_sigma, sigma or var)")
+        return self
+
+    def points(self) -> dict[str, dict[str, Any]]:
+        return {"mu": self.mu.config(), "scale": self.scale.config(), "z": self.z.config()}

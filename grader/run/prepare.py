@@ -37,7 +37,9 @@ def prepare(notebook: nbformat.NotebookNode, rubric: Rubric) -> Prepared:
     prepared, tagged, rewrites = transforms.set_parameters(notebook, rubric.parameter_values(), targets)
     found = source.scan_platform([cell.source for cell in notebook.cells if cell.cell_type == "code"])
     shims = {"cuda": found.cuda, "colab": found.colab, "installs": bool(found.installs),
-             "magics": sorted({magic.split()[0] for magic in found.magics})}
+             "magics": sorted({magic.split()[0] for magic in found.magics}),
+             "records": {key: recording.model_dump(mode="json") for check in rubric.checks
+                         for key, recording in check.recordings().items()}}
     adaptations = [f"grading parameter set in {rewrite}" for rewrite in rewrites] + found.notes()
     return Prepared(prepared, tagged, rewrites, shims, adaptations)
 

@@ -62,13 +62,19 @@ def strip_reserved(nb: nbformat.NotebookNode) -> tuple[nbformat.NotebookNode, li
 
 
 def inject_setup_cell(nb: nbformat.NotebookNode, config: dict[str, Any]) -> nbformat.NotebookNode:
-    """A copy of ``nb`` whose first cell runs :mod:`vaegrade.grader.run.kernel_setup` with ``config``."""
+    """A copy of ``nb`` whose first cell runs :mod:`vaegrade.grader.run.kernel_setup` with ``config``
+    and, when ``config["records"]`` asks for the notebook's own training steps, starts recording
+    them (the probe's ``start_recording``)."""
+    records = config.get("records") or {}
     source = "\n".join([
         "# Injected by vaegrade: seeds, threads, the data sets served offline, and the shims your notebook needs.",
         "_vaegrade_setup = {}",
         f"exec(compile({SETUP_SOURCE!r}, 'vaegrade_setup', 'exec'), _vaegrade_setup)",
         f"_vaegrade_setup['main']({config!r})",
         "del _vaegrade_setup",
+        *([f"exec(compile({KERNEL_SOURCE!r}, 'vaegrade_probe', 'exec'), _vaegrade_setup := {{}})",
+           f"_vaegrade_setup['start_recording']({config['framework']!r}, globals(), {records!r})",
+           "del _vaegrade_setup"] if records else []),
     ])
     nb = copy.deepcopy(nb)
     nb.cells.insert(0, injected(source, "injected-setup"))

@@ -13,7 +13,7 @@ def test_auto_decoder_reconstruction_is_scored_by_the_band(mnist):
     check = AutoDecoderCheck(id="ad", title="t", points=1, images=50, steps=10, width=8,
                              bce={"pass_at": 120, "fail_at": 200})  # the mean image: ~209
     (request,) = check.probes(context())
-    assert request.kind == "fit_latents" and request.config["width"] == 8 and not request.config["positive"]
+    assert request.kind == "fit_latents" and request.width == 8 and not request.positive
     x = request.inputs["images"]
     close = check.evaluate(evidence([request], {"ad": {"x_hat": 0.9 * x + 0.05, "z": np.zeros((50, 8))}}))
     assert close.fraction == 1.0 and check.measurements(close.details)["bce"] < 120

@@ -23,7 +23,7 @@ def test_interpolation_must_be_the_declared_path_between_the_two_codes(mnist):
 
     check = InterpolationCheck(id="interp", title="t", points=1, function="interpolate_points", steps=8, pairs=3)
     (request,) = check.probes(context())
-    assert request.inputs["images"].shape == (6, 1, 28, 28) and request.config["numpy"]
+    assert request.inputs["images"].shape == (6, 1, 28, 28) and request.numpy
     linear = _pairs_decoding(check, request, mnist, lambda a, b: interpolation(a, b, 8, "linear"))
     assert check.evaluate(evidence([request], {"interp": linear})).fraction == 1.0
     squared = _pairs_decoding(check, request, mnist,

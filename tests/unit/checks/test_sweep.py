@@ -18,7 +18,7 @@ def test_a_beta_sweep_needs_the_trade_off_and_runs_that_learnt(mnist):
     check = BetaSweepCheck(id="sweep", title="t", points=1, runs={0.1: "h01", 1: "h1", 5: "h5"},
                            keys={"recon": "reconstruction_loss", "kl": "kl_loss"})
     requests = check.probes(context())
-    assert [r.config["keys"] for r in requests][0] == {"recon": "reconstruction_loss", "kl": "kl_loss"}
+    assert [r.keys for r in requests][0] == {"recon": "reconstruction_loss", "kl": "kl_loss"}
     good = {"sweep.beta0.1": _history([200, 90], [5, 30]), "sweep.beta1": _history([210, 110], [5, 20]),
             "sweep.beta5": _history([230, 160], [4, 8])}
     assert check.evaluate(evidence(requests, good)).fraction == 1.0

@@ -156,7 +156,7 @@ def mutated_shape(tmp_path: Path, rubric: str, old: str, new: str) -> Path:
      "is not a path such as `model.encode`"),
     ("csci566_dict_forward.yaml", "function: vae_model.reparameterize", "function: vae_model.get(1).reparameterize",
      "names, attributes and literal keys only"),
-    ("torch_chunk_logits.yaml", "returns: logits", "returns: logit", "Input should be 'probabilities' or 'logits'"),
+    ("torch_chunk_logits.yaml", "returns: logits", "returns: logit", "Input should be 'probabilities', 'logits' or 'pixels'"),
     ("torch_encoder_decoder_sigma.yaml", "layout: B,28,28", "layout: B,28,28,3", "Input should be"),
     ("pytorch_examples_loss_function.yaml", "reference_options: {reduction: sum}", "reference_options: {reduce: sum}",
      "negative_elbo takes no argument ['reduce']"),

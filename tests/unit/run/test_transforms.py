@@ -86,9 +86,9 @@ def test_pickled_and_non_numeric_artifacts_are_refused(tmp_path):
 
 
 def test_manifest_errors_become_probe_outputs(tmp_path):
-    from vaegrade.grader.checks.base import ProbeRequest
+    from vaegrade.grader.probe.requests import RecordedRequest
 
-    requests = [ProbeRequest("a", "call"), ProbeRequest("b", "call")]
+    requests = [RecordedRequest(key="a", record="x"), RecordedRequest(key="b", record="x")]
     outputs = artifacts.read_outputs(tmp_path, requests)
     assert "no usable manifest" in outputs["a"].error
     (tmp_path / "manifest.json").write_text('{"a": {"ok": false, "error": "NameError: x"}, "b": {"ok": true}}')
