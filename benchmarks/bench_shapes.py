@@ -1,18 +1,26 @@
-"""Grading time per submission for notebooks of the shapes corpus, PyTorch against Keras, each
-against a baseline measured in the same run.
+"""Grading a shape of the shapes corpus against its notebook's own execution, in one run.
 
-Usage: ``python benchmarks/bench_shapes.py [SHAPE ...]`` (default: ``pytorch_examples_loss_function``,
-``tf_keras_subclassed`` and ``keras_functional``). For each shape, the baseline is a notebook that
-only imports the framework, graded under the same rubric, in the same kernel environment and the
-same sandbox: kernel start, the kernel setup (data serving, seeds), the framework's import and the
-probe's fixed costs, with no student work. The shape's correct notebook is then graded twice and
-the median reported with its phases (``execution`` includes the student's training at the
-rubric's parameters). Kernel environments are built before timing starts.
+Usage: ``python benchmarks/bench_shapes.py [--repeats 2] [SHAPE ...]`` (default: every shape).
+
+For each shape's correct notebook, alternating, ``--repeats`` times, each from a fresh process:
+
+- floor: the notebook as it runs at grading time (its grading parameters set, the data sets
+  served offline by the kernel setup, its handout files and modules beside it), executed by bare
+  nbclient in the rubric's kernel environment, unconfined: what the notebook itself costs;
+- vaegrade: ``vaegrade grade NOTEBOOK --rubric rubrics/shapes/SHAPE.yaml`` (bubblewrap, the probe,
+  every check, the feedback page and the gradebook).
+
+It prints, per shape, the medians and their ratio (the aim: at most 2x), and the median of the
+ratios. Kernel environments are built, and vaegrade's modules byte-compiled, before timing.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
+import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -21,40 +29,90 @@ from pathlib import Path
 import nbformat
 
 from vaegrade.grader.rubric.schema import load_rubric
+from vaegrade.grader.run import transforms
+from vaegrade.grader.run.datasets import served_files
 from vaegrade.grader.run.environments import ensure_environment
-from vaegrade.grader.run.grade import grade_submission
-from vaegrade.grader.run.submissions import Submission
+from vaegrade.grader.run.prepare import prepare
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT = ["pytorch_examples_loss_function", "tf_keras_subclassed", "keras_functional"]
-IMPORTS = {"torch": "import torch", "tensorflow": "import tensorflow as tf"}
+SHAPES = ROOT / "submissions" / "shapes"
+RUN_ONE = """
+import sys, nbformat, nbclient
+path, work = sys.argv[1], sys.argv[2]
+nb = nbformat.read(path, as_version=4)
+nbclient.NotebookClient(nb, timeout=900, kernel_name="vaegrade-bench", resources={"metadata": {"path": work}}).execute()
+"""
 
 
-def grade(path: Path, rubric, out: Path) -> dict[str, float]:  # noqa: ANN001 (a Rubric)
+def floor_folder(shape: str, work: Path) -> tuple[Path, Path]:
+    """A folder holding the shape's notebook as it runs at grading time (without the probe or any
+    recording), with what the grader serves beside it, and a Jupyter path whose one kernel runs
+    the rubric's environment. Returns (notebook, Jupyter path)."""
+    rubric = load_rubric(ROOT / "rubrics" / "shapes" / f"{shape}.yaml")
+    notebook = next((SHAPES / shape).rglob(f"{shape}.ipynb"))
+    prepared = prepare(nbformat.read(notebook, as_version=4), rubric)
+    folder = work / shape
+    folder.mkdir()
+    served = served_files(rubric.data.train_subset, rubric.data.test_subset)
+    for name, path in served.items():
+        shutil.copy(path, folder / f"{name}.npz")
+    for file, path in zip(rubric.files, rubric.file_paths()):
+        (folder / file.to).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, folder / file.to)
+    for module in notebook.parent.glob("*.py"):
+        shutil.copy(module, folder / module.name)
+    setup = transforms.inject_setup_cell(prepared.notebook, {
+        **prepared.shims, "records": {}, "seed": rubric.seed, "threads": rubric.execution.threads,
+        "framework": rubric.framework, "max_steps_per_epoch": rubric.data.max_steps_per_epoch,
+        "datasets": {name: str(folder / f"{name}.npz") for name in served}})
+    nbformat.write(setup, folder / notebook.name)
+    python = ensure_environment(rubric.environment.packages).python
+    spec = work / f"{shape}-jupyter" / "kernels" / "vaegrade-bench"
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [str(python), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "bench", "language": "python"}))
+    return folder / notebook.name, spec.parents[1]
+
+
+def floor(notebook: Path, jupyter: Path) -> float:
     started = time.monotonic()
-    result = grade_submission(Submission(path.stem, path), rubric, out, "bubblewrap").result
-    return {**result.execution.phases, "total": time.monotonic() - started}
+    subprocess.run([sys.executable, "-c", RUN_ONE, str(notebook), str(notebook.parent)], check=True,
+                   env={"PATH": "/usr/bin:/bin", "JUPYTER_PATH": str(jupyter), "HOME": str(notebook.parent)},
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.monotonic() - started
 
 
-def describe(phases: dict[str, float]) -> str:
-    return ", ".join(f"{name} {seconds:.1f}" for name, seconds in phases.items() if name != "total")
+def graded(shape: str, out: Path) -> float:
+    notebook = next((SHAPES / shape).rglob(f"{shape}.ipynb"))
+    shutil.rmtree(out, ignore_errors=True)
+    started = time.monotonic()
+    subprocess.run([str(Path(sys.executable).with_name("vaegrade")), "grade", str(notebook), "--rubric",
+                    str(ROOT / "rubrics" / "shapes" / f"{shape}.yaml"), "--out", str(out)],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.monotonic() - started
 
 
 def main() -> None:
-    shapes = sys.argv[1:] or DEFAULT
-    with tempfile.TemporaryDirectory() as work:
-        for shape in shapes:
-            rubric = load_rubric(ROOT / "rubrics" / "shapes" / f"{shape}.yaml")
-            ensure_environment(rubric.environment.packages)
-            empty = Path(work) / f"{rubric.framework}_import_only.ipynb"
-            nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(IMPORTS[rubric.framework])]), empty)
-            baseline = grade(empty, rubric, Path(work) / "base")
-            notebook = next((ROOT / "submissions" / "shapes" / shape).rglob(f"{shape}.ipynb"))
-            runs = [grade(notebook, rubric, Path(work) / "run") for _ in range(2)]
-            total = statistics.median(run["total"] for run in runs)
-            print(f"{shape} ({rubric.framework}): baseline {baseline['total']:.1f} s ({describe(baseline)}); "
-                  f"notebook {total:.1f} s = {total / baseline['total']:.1f}x baseline "
-                  f"({describe(min(runs, key=lambda run: run['total']))})")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("shapes", nargs="*", default=sorted(p.stem for p in (ROOT / "rubrics" / "shapes").glob("*.yaml")))
+    args = parser.parse_args()
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "grader"), str(ROOT / "reference")], check=True)
+    ratios = []
+    print("| shape | notebook alone (s) | vaegrade grade (s) | ratio |\n|---|---|---|---|")
+    with tempfile.TemporaryDirectory(prefix="vaegrade-bench-") as scratch:
+        work = Path(scratch)
+        for shape in args.shapes:
+            notebook, jupyter = floor_folder(shape, work)
+            floors, grades = [], []
+            for _ in range(args.repeats):
+                floors.append(floor(notebook, jupyter))
+                grades.append(graded(shape, work / "out"))
+            bare, total = statistics.median(floors), statistics.median(grades)
+            ratios.append(total / bare)
+            print(f"| {shape} | {bare:.1f} | {total:.1f} | {total / bare:.2f}x |", flush=True)
+    print(f"median ratio {statistics.median(ratios):.2f}x, largest {max(ratios):.2f}x")
 
 
 if __name__ == "__main__":

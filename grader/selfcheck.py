@@ -7,7 +7,7 @@
 Like otter's ``grader.check``, but the checks are vaegrade's: the KL against its closed form,
 the reparameterization by a Kolmogorov-Smirnov test, samples judged by the classifier. It is the
 student's own code on the student's own machine, so nothing is sandboxed (and the result says
-so). The probes are answered in this process by the same :mod:`vaegrade.grader.probe.kernel` a grading
+so). The probes are answered in this process by the same kernel side (``grader/probe/kernel/``) a grading
 kernel runs, and judged by the same checks (:mod:`vaegrade.grader.checks.evaluate`), so a verdict here is the
 verdict grading gives for the same objects. Only the rubric's public view is ever loaded
 (:func:`vaegrade.grader.rubric.public.public_view`): hidden checks, their inputs and thresholds never reach the
@@ -18,7 +18,8 @@ Which rubric: ``selfcheck.use(PATH)`` (a rubric file, or a shipped rubric's name
 or its parents (a bundle's folder, where Jupyter starts the notebook's kernel).
 Checks judged on the notebook's saved outputs (``figures``) read the notebook named by
 ``selfcheck.notebook`` or Jupyter's ``JPY_SESSION_NAME``, as last saved; without one they are
-``skipped`` and ``vaegrade check NOTEBOOK`` judges them.
+``skipped`` and ``vaegrade check NOTEBOOK`` judges them. A ``loss`` check that records the
+notebook's own training steps (no ``step:``) is skipped too: the steps ran before self-check did.
 
 The result shows itself as HTML in a notebook (``_repr_html_``) and as text in a terminal, and
 ``save(path)`` writes it as JSON (:class:`SelfCheckResult`).
@@ -49,6 +50,17 @@ from vaegrade.grader.publish import feedback
 from vaegrade.grader.results import CheckResult, check_lines
 from vaegrade.grader.rubric.public import find_public_rubric, load_public
 from vaegrade.grader.rubric.schema import Rubric, Withheld
+
+
+def _not_here(check: CheckSpec, notebook: nbformat.NotebookNode | None) -> str | None:
+    """Why ``check`` cannot be judged in the student's kernel now (None: it can)."""
+    if check.reads_notebook and notebook is None:
+        return ("judged on the saved notebook's outputs: run `vaegrade check NOTEBOOK`, or set selfcheck.notebook "
+                "to the notebook's path after saving it")
+    if check.recordings():
+        return ("judged on your training steps as they run, recorded from the notebook's first cell: run "
+                "`vaegrade check NOTEBOOK`")
+    return None
 
 
 class SelfCheckResult(BaseModel):
@@ -146,7 +158,8 @@ class SelfCheck:
     def _run(self, rubric: Rubric, checks: list[CheckSpec]) -> SelfCheckResult:
         started = time.monotonic()
         notebook = self._saved_notebook()
-        runnable = [check for check in checks if not check.reads_notebook or notebook is not None]
+        skipped = {check.id: why for check in checks if (why := _not_here(check, notebook))}
+        runnable = [check for check in checks if check.id not in skipped]
         namespace = self.namespace if self.namespace is not None else _namespace()
         context = dataclasses.replace(rubric.probe_context(), parameters=kernel_parameters(rubric, namespace))
         requests = unique_requests(runnable, context)
@@ -158,10 +171,8 @@ class SelfCheck:
                             context=context)
         results, figures = evaluate_checks(runnable, evidence)
         verdicts = {result.id: result for result in results}
-        ordered = [verdicts.get(check.id) or scoring.unevaluated(
-            check.id, check.title, check.points, "judged on the saved notebook's outputs: run `vaegrade check "
-            "NOTEBOOK`, or set selfcheck.notebook to the notebook's path after saving it", status="skipped")
-            for check in checks]
+        ordered = [verdicts.get(check.id) or scoring.unevaluated(check.id, check.title, check.points, skipped[check.id],
+                                                                 status="skipped") for check in checks]
         result = SelfCheckResult(rubric=rubric.name, title=rubric.title, source=str(self._path), seed=rubric.seed,
                                  checks=ordered, seconds=round(time.monotonic() - started, 3), withheld=rubric.withheld)
         result._figures = figures

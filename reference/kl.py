@@ -21,7 +21,20 @@ def kl_normal_std(mu: Tensor, logvar: Tensor) -> Tensor:
         (B,) KL in nats: 0.5 * sum(mu^2 + exp(logvar) - 1 - logvar).
     Source: Kingma & Welling (2014), "Auto-Encoding Variational Bayes", Appendix B.
     """
-    return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(dim=-1)
+    return kl_normal_std_per_dimension(mu, logvar).sum(dim=-1)
+
+
+def kl_normal_std_per_dimension(mu: Tensor, logvar: Tensor) -> Tensor:
+    """KL(N(mu, diag(exp(logvar))) || N(0, I)) per example and latent dimension (the KL of a
+    diagonal Gaussian is the sum of these).
+
+    Args:
+        mu, logvar: (B, D) posterior means and log-variances.
+    Returns:
+        (B, D) KL in nats: 0.5 * (mu^2 + exp(logvar) - 1 - logvar).
+    Source: Kingma & Welling (2014), Appendix B, before the sum over dimensions.
+    """
+    return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar)
 
 
 def kl_normal(mu: Tensor, logvar: Tensor, prior_mu: Tensor, prior_logvar: Tensor) -> Tensor:

@@ -97,7 +97,7 @@ def write_package(rubric_path: Path, out: Path, isolation: IsolationMode = "bubb
             info.external_attr = 0o755 << 16  # executable, as Gradescope runs them
             package.writestr(info, text)
         package.write(rubric_path, "rubric.yaml")
-        for name, path in zip(rubric.files, rubric.file_paths()):
-            package.write(path, name)  # beside rubric.yaml, as the rubric names them
+        for file, path in zip(rubric.files, rubric.file_paths()):
+            package.write(path, file.source)  # beside rubric.yaml, as the rubric names them
         package.write(wheel, wheel.name)
     return out

@@ -16,6 +16,7 @@ Types register with :func:`register`; the rubric's ``type:`` field picks one.
 
 from __future__ import annotations
 
+import dataclasses
 import zlib
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
@@ -28,10 +29,10 @@ from vaegrade.grader.probe.interface import ModelSpec
 from vaegrade.grader.probe.requests import ProbeOutput, ProbeRequest, Recording
 from vaegrade.reference.data import Dataset, Images
 
-CHECK_TYPES: dict[str, type["CheckSpec"]] = {}
+CHECK_TYPES: dict[str, type[CheckSpec]] = {}
 
 
-def register(cls: type["CheckSpec"]) -> type["CheckSpec"]:
+def register(cls: type[CheckSpec]) -> type[CheckSpec]:
     """Class decorator: make a check type available to rubrics under its ``type`` literal."""
     name = cls.model_fields["type"].default
     if name in CHECK_TYPES:
@@ -54,20 +55,28 @@ class CheckSpec(BaseModel):
                                "show it, its inputs or its thresholds (Gradescope's and otter's hidden tests)")
     requires: list[str] = Field(default_factory=list, description="ids of checks this one rests on: unless each of "
                                 "them earns some credit, this one earns nothing (sample_quality on training_copies and decoder_uses_z)")
+    model: ModelSpec | None = Field(None, description="the model this check judges, when the notebook trains several "
+                                    "(default: the rubric's `model`)",
+                                    examples=[{"encode": {"call": "ae.encoder", "outputs": ["mu"]}, "decode": {"call": "ae.decoder"},
+                                               "layout": "B,784"}])
     needs_kernel: ClassVar[bool] = True  # judged on the kernel's objects (through probes)
     reads_notebook: ClassVar[bool] = False  # judged on the notebook's saved outputs
 
-    def probes(self, context: "ProbeContext") -> list["ProbeRequest"]:
+    def probes(self, context: ProbeContext) -> list[ProbeRequest]:
         return []
 
-    def evaluate(self, evidence: "Evidence") -> "Outcome":
+    def own(self, context: ProbeContext) -> ProbeContext:
+        """``context`` with this check's own ``model`` in place of the rubric's, when it names one."""
+        return context if self.model is None else dataclasses.replace(context, model=self.model)
+
+    def evaluate(self, evidence: Evidence) -> Outcome:
         raise NotImplementedError
 
-    def prepare(self, context: "ProbeContext") -> None:
+    def prepare(self, context: ProbeContext) -> None:
         """Load what :meth:`evaluate` will need (a judge, reference statistics) ahead of time: the
         grader calls it while the notebook runs (:class:`vaegrade.grader.checks.evaluate.Preparation`). Nothing by default."""
 
-    def recordings(self) -> dict[str, "Recording"]:
+    def recordings(self) -> dict[str, Recording]:
         """What the kernel must record of the notebook's own training, from before its first
         cell, by request key (:class:`vaegrade.grader.probe.requests.Recording`). None by default."""
         return {}

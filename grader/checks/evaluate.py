@@ -7,6 +7,8 @@ check gives the same verdict on the same objects whichever way its probes were a
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from vaegrade.grader.checks import scoring
@@ -18,7 +20,7 @@ def unique_requests(checks: list[CheckSpec], context: ProbeContext) -> dict[str,
     """Every probe request of ``checks``, by key; a request two checks share is made once."""
     requests: dict[str, ProbeRequest] = {}
     for check in checks:
-        for request in check.probes(context):
+        for request in check.probes(check.own(context)):
             requests.setdefault(request.key, request)
     return requests
 
@@ -34,7 +36,7 @@ def evaluate_checks(checks: list[CheckSpec], evidence: Evidence, kernel_usable: 
             results.append(scoring.error_result(spec, f"not evaluated: {execution_message}"))
             continue
         try:
-            outcome = spec.evaluate(evidence)
+            outcome = spec.evaluate(dataclasses.replace(evidence, context=spec.own(evidence.context)))
         except Exception as exc:  # a check that cannot cope with odd evidence must not take the submission down
             results.append(scoring.error_result(spec, f"the grader could not evaluate this check: "
                                                       f"{type(exc).__name__}: {exc}"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 from typing import ClassVar, Literal
 
@@ -20,7 +21,11 @@ class FigureSpec(BaseModel):
     - ``heading``: a code cell under a Markdown cell matching this regular expression (case
       ignored), up to the next Markdown heading;
     - ``comment``: a code cell containing a comment matching it;
-    - ``after``: any code cell after a Markdown cell matching it.
+    - ``after``: any code cell after a Markdown cell matching it;
+    - ``calls``: a code cell that calls a function or method of this name (read with ``ast``:
+      ``show_samples(...)``, ``vis.plot_grid(...)``);
+    - ``code``: a code cell whose source matches this regular expression;
+    - ``index``: the notebook's n-th figure (1: the first image any cell drew).
 
     A student who kept the figure but lost the tag keeps the points.
     """
@@ -32,12 +37,15 @@ class FigureSpec(BaseModel):
     heading: str | None = Field(None, description='a Markdown heading pattern')
     comment: str | None = Field(None, description='a code comment pattern')
     after: str | None = Field(None, description='a Markdown pattern: any code cell after it')
+    calls: str | None = Field(None, description="a function or method name: a code cell that calls it", examples=["show_grid"])
+    code: str | None = Field(None, description="a pattern of a code cell's source", examples=[r"plt\.plot\(kld"])
+    index: int | None = Field(None, ge=1, description="the notebook's n-th figure, counting every image drawn", examples=[2])
 
     @model_validator(mode="after")
-    def _some_way(self) -> "FigureSpec":
-        if not any((self.tag, self.heading, self.comment, self.after)):
-            raise ValueError("a figure needs `tag`, `heading`, `comment` or `after` to be found by")
-        for pattern in (self.heading, self.comment, self.after):
+    def _some_way(self) -> FigureSpec:
+        if not any((self.tag, self.heading, self.comment, self.after, self.calls, self.code, self.index)):
+            raise ValueError("a figure needs `tag`, `heading`, `comment`, `after`, `calls`, `code` or `index` to be found by")
+        for pattern in (self.heading, self.comment, self.after, self.code):
             if pattern is not None:
                 try:
                     re.compile(pattern)
@@ -48,8 +56,10 @@ class FigureSpec(BaseModel):
     def describe(self) -> str:
         ways = [f"tagged `{self.tag}`" if self.tag else "", f"under a heading matching '{self.heading}'" if self.heading else "",
                 f"with a comment matching '{self.comment}'" if self.comment else "",
-                f"after a Markdown cell matching '{self.after}'" if self.after else ""]
-        return "a cell " + " or ".join(w for w in ways if w)
+                f"after a Markdown cell matching '{self.after}'" if self.after else "",
+                f"calling `{self.calls}`" if self.calls else "", f"whose code matches '{self.code}'" if self.code else ""]
+        described = "a cell " + " or ".join(w for w in ways if w) if any(ways) else ""
+        return " or ".join(filter(None, [described, f"the notebook's figure {self.index}" if self.index else ""]))
 
     def cells(self, cells: list) -> list:  # noqa: ANN001 (notebook cells)
         """The code cells (of the student's, in order) where this figure may be."""
@@ -69,9 +79,28 @@ class FigureSpec(BaseModel):
             commented = self.comment is not None and any(
                 re.search(self.comment, line.split("#", 1)[1], re.IGNORECASE)
                 for line in cell.source.splitlines() if "#" in line)
-            if tagged or heading_open or after_open or commented:
+            coded = self.code is not None and re.search(self.code, cell.source) is not None
+            if tagged or heading_open or after_open or commented or coded or (self.calls and self.calls in called(cell.source)):
                 found.append(cell)
         return found
+
+    def images(self, cells: list) -> int:  # noqa: ANN001 (notebook cells)
+        """How many images of this figure the student's cells hold."""
+        if self.index is not None and sum(image_count(cell) for cell in cells if cell.cell_type == "code") >= self.index:
+            return 1
+        return sum(image_count(cell) for cell in self.cells(cells))
+
+
+def called(source: str) -> set[str]:
+    """The names of the functions and methods a cell calls (``plot(...)``, ``plt.imshow(...)``:
+    plot, imshow), read with ``ast``; none for a cell that does not parse (IPython magics aside)."""
+    lines = [line for line in source.splitlines() if not line.lstrip().startswith(("%", "!"))]
+    try:
+        tree = ast.parse("\n".join(lines))
+    except SyntaxError:
+        return set()
+    return {node.func.id if isinstance(node.func, ast.Name) else node.func.attr for node in ast.walk(tree)
+            if isinstance(node, ast.Call) and isinstance(node.func, (ast.Name, ast.Attribute))}
 
 
 def image_count(cell) -> int:
@@ -96,10 +125,9 @@ class FiguresCheck(CheckSpec):
         cells = [cell for cell in evidence.notebook.cells if not is_injected(cell)]
         found = {}
         for figure in self.required:
-            where = figure.cells(cells)
-            found[figure.title] = {"cells": len(where), "images": sum(image_count(cell) for cell in where)}
+            found[figure.title] = {"cells": len(figure.cells(cells)), "images": figure.images(cells)}
         missing = [f"{f.title} (no image in {f.describe()}"
-                   + (", and no such cell" if not found[f.title]["cells"] else "") + ")"
+                   + (", and no such cell" if not found[f.title]["cells"] and f.index is None else "") + ")"
                    for f in self.required if not found[f.title]["images"]]
         message = "all figures present" if not missing else "missing: " + "; ".join(missing)
         if missing and evidence.stopped_at:

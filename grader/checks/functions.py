@@ -20,15 +20,18 @@ if TYPE_CHECKING:  # annotations only: imported where used, so a rubric loads wi
 #: the check's ``args`` (float64 tensors, in order) and keyword arguments.
 REFERENCE_FUNCTIONS = {
     "kl_normal_std": "kl.kl_normal_std",
+    "kl_normal_std_per_dimension": "kl.kl_normal_std_per_dimension",
     "kl_normal": "kl.kl_normal",
     "kl_laplace_std": "kl.kl_laplace_std",
     "kl_exponential_std": "kl.kl_exponential_std",
     "negative_elbo": "losses.negative_elbo",
     "bernoulli_reconstruction": "losses.bernoulli_reconstruction",
+    "gaussian_reconstruction": "losses.gaussian_reconstruction",
 }
 
 #: References that return one value per example, (B,): a check may reduce them over the batch.
-PER_EXAMPLE = {"kl_normal_std", "kl_normal", "kl_laplace_std", "kl_exponential_std", "bernoulli_reconstruction"}
+PER_EXAMPLE = {"kl_normal_std", "kl_normal_std_per_dimension", "kl_normal", "kl_laplace_std", "kl_exponential_std",
+               "bernoulli_reconstruction", "gaussian_reconstruction"}
 
 #: Share of a ``function`` check's points for correct values, then (only if the values are
 #: right) for the exact output shape and for the gradients.
@@ -96,7 +99,7 @@ class StudentCall(CheckSpec):
                     "{join} or {object}")
     pack: bool = Field(False, description='pass the arguments as one list (a Keras layer taking [z_mean, z_log_var])')
     output: Selector = Field(None, description='the position or key of the result when the function returns several '
-                                               'things, or a list of them in turn ([1, kl_loss])')
+                                               'things, or a list of them in turn ([1, kl_loss])', examples=[0, [1, "kl_loss"]])
 
     @field_validator("function")
     @classmethod
@@ -205,7 +208,8 @@ class FunctionCheck(StudentCall):
     batch: Literal["none", "mean", "sum"] = Field("none", description="how the student's function reduces a per-example "
                                                                      "reference over the batch (KL summed over it: sum)")
     reference_options: dict[str, str | float] = Field(default_factory=dict,
-        description='keyword arguments of the reference itself, e.g. reduction: sum')
+        description='keyword arguments of the reference itself, e.g. reduction: sum',
+        examples=[{"reconstruction": "gaussian", "reduction": "sum"}])
     args: dict[str, InputSpec] = Field(description="the generated inputs, named as the reference's parameters, in its order")
     kwargs: dict[str, InputSpec] = Field(default_factory=dict, description='keyword arguments passed by name to both (beta)')
     cases: list[dict[str, int | float]] = Field(min_length=1, description='one call per case: the values of the case variables')

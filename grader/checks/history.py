@@ -38,11 +38,13 @@ class TrainingHistoryCheck(ModelCheck):
 
     type: Literal["training_history"] = "training_history"
     history: Locator | None = Field("history", description='where the history is: a dict of lists or a Keras History '
-                                                           '(a locator); null when `series` locates plain lists')
+                                                           '(a locator); null when `series` locates plain lists',
+                                                           examples=["history.history", None])
     keys: dict[Literal[HISTORY_KEYS], str] = Field(default_factory=lambda: {key: key for key in HISTORY_KEYS},
         description="the history's key for each role: loss, recon, kl")
     series: dict[Literal[HISTORY_KEYS], Locator] = Field(default_factory=dict,
-        description="plain lists, one per role, each located on its own (loss: losses, kl: kld)")
+        description="plain lists, one per role, each located on its own (loss: losses, kl: kld)",
+        examples=[{"loss": "losses", "recon": "recon_losses", "kl": "kld"}])
     epochs_parameter: str = Field("epochs", description='the grading parameter holding the number of epochs')
     beta: float = Field(1.0, ge=0, description='the KL weight in loss = recon + beta * kl')
     tolerance: float = Field(0.3, gt=0, description="relative gap allowed between the last epoch and the final model's own losses")
@@ -114,7 +116,8 @@ class TrainingHistoryCheck(ModelCheck):
                 last = record[key][-1]
                 gap = abs(last - measured[key]) / max(abs(measured[key]), 1e-6)
                 tests[f"the last epoch's {key} ({last:.4g}) is within {self.tolerance:.0%} of the final "
-                      f"model's {key} on training images ({measured[key]:.4g})"] = gap <= self.tolerance
+                      f"model's {key} on training images ({measured[key]:.4g}){_scale_hint(key, last, measured[key], evidence)}"
+                      ] = gap <= self.tolerance
         return tests
 
     def _measured(self, evidence: Evidence) -> dict[str, float] | None:
@@ -136,6 +139,17 @@ class TrainingHistoryCheck(ModelCheck):
         if found is not None and found[0].shape == found[1].shape and len(found[0]) == len(x):
             measured["kl"] = kl_normal_std(*(torch.from_numpy(a).double() for a in found)).mean().item()
         return measured
+
+
+def _scale_hint(key: str, kept: float, measured: float, evidence: Evidence) -> str:
+    """Why a kept term may be far off the model's own, when the ratio says it (empty otherwise):
+    summed over a batch (many times the per-example value), or averaged over the pixels."""
+    ratio = kept / measured if measured > 0 else 0.0
+    if ratio >= 8:
+        return f": {ratio:.0f} times the per-example value, kept summed over each batch rather than averaged?"
+    if key == "recon" and 0 < ratio * evidence.context.dataset.pixels <= 2:
+        return f": about 1/{evidence.context.dataset.pixels} of it, averaged over the pixels rather than summed?"
+    return ""
 
 
 def per_epoch(values: np.ndarray, epochs: object) -> np.ndarray:

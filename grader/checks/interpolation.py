@@ -62,9 +62,10 @@ class InterpolationCheck(ModelCheck):
     pairs: int = Field(6, ge=1, le=50, description="pairs of test images of different classes")
     atol: float = Field(1e-4, gt=0, description="absolute tolerance of the path's codes")
     takes: Literal["codes", "images"] = Field("codes", description="what the function takes: the two codes and `steps` "
-                                              "(f(p1, p2, steps)), or the two images then `objects` (returning the images)")
+                                              "(f(p1, p2, steps)), or the two images then `objects` (returning the images)",
+                                              examples=["images"])
     objects: list[CheckedLocator] = Field(default_factory=list, description="notebook objects passed after the two images "
-                                          "(takes: images), such as the encoder and the decoder")
+                                          "(takes: images), such as the encoder and the decoder", examples=[["encoder", "decoder"]])
 
     def probes(self, context: ProbeContext) -> list[ProbeRequest]:
         rng = self.rng(context.seed)

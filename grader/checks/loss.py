@@ -6,7 +6,7 @@ the model), the kernel records, for several steps, the scalar the student's code
 and the tensors of that step's forward pass (the input x, the decoder's output, mu and the
 scale): only numbers cross over. Here, in the grader, the loss is explained by :func:`identify`:
 
-    loss_i = a * R_i + b * K_i      (least squares over the steps i)
+    loss_i = a * R_i + b * K_i      (least squares over the steps i, relative to each loss)
 
 with R_i the reconstruction term (BCE or squared error, summed over pixels, averaged over the
 batch) and K_i the KL of the diagonal Gaussian posterior to N(0, I) (summed over latent
@@ -27,7 +27,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from vaegrade.grader.checks.base import CheckSpec, Evidence, Outcome, ProbeContext, ProbeRequest, missing_message, register
-from vaegrade.grader.checks.model import Batch
+from vaegrade.grader.checks.model import Batch, model_inputs
 from vaegrade.grader.probe.interface import Locator, Watch, describe_locator, locator_config
 from vaegrade.grader.probe.requests import RecordedRequest, Recording, TrainingStepRequest
 
@@ -120,11 +120,12 @@ def identify(steps: list[Step], decoded_as: str, scale_as: str, beta: float,
         scale_as: the scale's parametrization: logvar, log_sigma, sigma or var.
     """
     losses = np.array([s.loss for s in steps], dtype=np.float64)
+    weights = 1 / np.maximum(np.abs(losses), 1e-12)  # each step counts alike, however large its loss
     fits = []
     for reconstruction in ("bce", "mse"):
         table = np.array([terms(s, reconstruction, decoded_as, scale_as)[:2] for s in steps])
-        (a, b), *_ = np.linalg.lstsq(table, losses, rcond=None)
-        residual = float(np.sqrt(np.mean((table @ [a, b] - losses) ** 2)) / max(np.sqrt(np.mean(losses ** 2)), 1e-12))
+        (a, b), *_ = np.linalg.lstsq(table * weights[:, None], losses * weights, rcond=None)
+        residual = float(np.sqrt(np.mean(((table @ [a, b] - losses) * weights) ** 2)))
         fits.append((residual, reconstruction, float(a), float(b)))
     residual, reconstruction, a, b = min(fits)
     if residual > EXPLAINED:
@@ -198,10 +199,13 @@ class LossExpectation(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    reconstruction: Literal["bce", "mse"] = Field("bce", description="binary cross-entropy (Bernoulli) or squared error")
-    pixels: Literal["sum", "mean"] = Field("sum", description="the reconstruction summed or averaged over pixels")
-    batch: Literal["sum", "mean", "any"] = Field("any", description="the loss summed or averaged over the batch (any: either)")
-    beta: Union[float, str] = Field(1.0, description="the KL's weight: a number, or the grading parameter holding it")
+    reconstruction: Literal["bce", "mse"] = Field("bce", description="binary cross-entropy (Bernoulli) or squared error",
+                                                  examples=["mse"])
+    pixels: Literal["sum", "mean"] = Field("sum", description="the reconstruction summed or averaged over pixels", examples=["sum"])
+    batch: Literal["sum", "mean", "any"] = Field("any", description="the loss summed or averaged over the batch (any: either)",
+                                                 examples=["mean"])
+    beta: Union[float, str] = Field(1.0, description="the KL's weight: a number, or the grading parameter holding it",
+                                    examples=[4.0, "beta"])
 
 
 class LossWatch(BaseModel):
@@ -209,10 +213,13 @@ class LossWatch(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    x: Watch = Field(description="the images the step encodes (usually take: input of the encoder or the model)")
-    out: Watch = Field(description="the decoder's output (as: probabilities, logits or pixels)")
-    mu: Watch = Field(description="the posterior's mean")
-    scale: Watch = Field(description="the posterior's scale (as: logvar, log_sigma, sigma or var)")
+    x: Watch = Field(description="the images the step encodes (usually take: input of the encoder or the model)",
+                     examples=[{"at": "model", "take": "input", "select": 0}])
+    out: Watch = Field(description="the decoder's output (as: probabilities, logits or pixels)",
+                       examples=[{"at": "model", "select": 0, "as": "probabilities"}])
+    mu: Watch = Field(description="the posterior's mean", examples=[{"at": "model", "select": 1}])
+    scale: Watch = Field(description="the posterior's scale (as: logvar, log_sigma, sigma or var)",
+                         examples=[{"at": "model", "select": 2, "as": "logvar"}])
 
     @model_validator(mode="after")
     def _forms(self) -> "LossWatch":
@@ -237,13 +244,20 @@ class LossCheck(CheckSpec):
     """
 
     type: Literal["loss"] = "loss"
-    through: Literal["training_step"] = Field("training_step", description="how the loss is reached: a training step")
+    through: Literal["training_step"] = Field("training_step", description="how the loss is reached: a training step",
+                                              examples=["training_step"])
     step: Locator | None = Field(None, description="a training step method to call on the grader's batches (Keras "
-                                                   "train_step); without it, the notebook's own training is recorded")
-    watch: LossWatch = Field(description="where x, the decoder's output, mu and the scale are seen in the forward pass")
-    expect: LossExpectation = Field(default_factory=LossExpectation, description="the convention the assignment asks for")
-    steps: int = Field(8, ge=2, le=64, description="training steps observed")
-    batch_size: int = Field(64, ge=2, le=1024, description="the batches' size, when `step` is called")
+                                                   "train_step); without it, the notebook's own training is recorded",
+                                                   examples=["vae.train_step"])
+    watch: LossWatch = Field(description="where x, the decoder's output, mu and the scale are seen in the forward pass",
+                             examples=[{"x": {"at": "vae.encoder", "take": "input", "select": 0},
+                                        "out": {"at": "vae.decoder", "as": "probabilities"},
+                                        "mu": {"at": "vae.encoder", "select": 0},
+                                        "scale": {"at": "vae.encoder", "select": 1, "as": "logvar"}}])
+    expect: LossExpectation = Field(default_factory=LossExpectation, description="the convention the assignment asks for",
+                                    examples=[{"reconstruction": "bce", "pixels": "sum", "beta": "beta"}])
+    steps: int = Field(8, ge=2, le=64, description="training steps observed", examples=[8])
+    batch_size: int = Field(64, ge=2, le=1024, description="the batches' size, when `step` is called", examples=[64])
 
     @model_validator(mode="after")
     def _located(self) -> "LossCheck":
@@ -263,7 +277,7 @@ class LossCheck(CheckSpec):
             return [RecordedRequest(key=self.id, record=self.id)]
         picks = np.sort(self.rng(context.seed).choice(len(context.data.x_train), self.steps * self.batch_size, replace=False))
         batch = Batch((context.data.x_train[picks] / 255.0).astype(np.float32)[:, None], context.data.y_train[picks])
-        return [TrainingStepRequest(key=self.id, model=context.model.config(context.dataset), inputs={"images": batch.images},
+        return [TrainingStepRequest(key=self.id, model=context.model.config(context.dataset), inputs=model_inputs(batch, context),
                                     run=locator_config(self.step), points=self.watched(), batch_size=self.batch_size)]
 
     def evaluate(self, evidence: Evidence) -> Outcome:

@@ -62,11 +62,7 @@ class ModelCheck(CheckSpec):
                       **fields: object) -> ModelRequest:
         """A probe request of ``kind`` on the model; ``batch``'s images (N, 1, H, W) go in the
         model's own layout, and, to a conditional model, their labels as it takes them."""
-        inputs = {}
-        if batch is not None:
-            inputs["images"] = batch.images
-            if context.model.conditional:
-                inputs["labels"] = labels_as(batch.labels, context)
+        inputs = model_inputs(batch, context) if batch is not None else {}
         return kind(key=key, model=context.model.config(context.dataset), inputs=inputs, **fields)
 
 
@@ -83,6 +79,15 @@ def test_images(context: ProbeContext, rng: np.random.Generator, count: int, sor
     picks = rng.choice(len(context.data.x_test), count, replace=False)
     picks = np.sort(picks) if sort else picks
     return Batch((context.data.x_test[picks] / 255.0).astype(np.float32)[:, None], context.data.y_test[picks])
+
+
+def model_inputs(batch: Batch, context: ProbeContext) -> dict[str, np.ndarray]:
+    """A probe's inputs for ``batch``: its images (N, 1, H, W), and, for a conditional model, its
+    labels as the model takes them."""
+    inputs = {"images": batch.images}
+    if context.model.conditional:
+        inputs["labels"] = labels_as(batch.labels, context)
+    return inputs
 
 
 def labels_as(labels: np.ndarray, context: ProbeContext) -> np.ndarray:

@@ -11,7 +11,7 @@ from pydantic import Field, model_validator
 
 from vaegrade.grader.checks.base import Evidence, Outcome, ProbeContext, ProbeRequest, missing_message, register
 from vaegrade.grader.checks.functions import StudentCall
-from vaegrade.grader.checks.model import Batch, flat_codes, test_images
+from vaegrade.grader.checks.model import Batch, flat_codes, model_inputs, test_images
 from vaegrade.grader.probe.interface import Locator, ObserveSpec, describe_locator, locator_config
 from vaegrade.grader.probe.requests import ForwardRequest
 
@@ -94,8 +94,12 @@ class ReparameterizationCheck(StudentCall):
     batch: int = Field(4096, ge=100, description='rows of each parameter drawn (through: call)')
     dim: int = Field(8, ge=1, description='latent dimensions drawn (through: call)')
     alpha: float = Field(1e-3, gt=0, lt=1, description='level of the Kolmogorov-Smirnov test')
-    through: Literal["call", "forward"] = Field("call", description="call the sampler, or watch the model's forward pass")
-    observe: ObserveSpec | None = Field(None, description="through: forward: what is run and where mu, the scale and z are seen")
+    through: Literal["call", "forward"] = Field("call", description="call the sampler, or watch the model's forward pass",
+                                                examples=["forward"])
+    observe: ObserveSpec | None = Field(None, description="through: forward: what is run and where mu, the scale and z are seen",
+                                        examples=[{"run": "vae", "mu": {"at": "vae.encoder", "half": "first"},
+                                                  "scale": {"at": "vae.encoder", "half": "second", "as": "log_sigma"},
+                                                  "z": {"at": "vae.decoder", "take": "input", "select": 0}}])
     images: int = Field(512, ge=32, le=4096, description="through: forward: test images run through the forward pass")
 
     @property
@@ -121,7 +125,7 @@ class ReparameterizationCheck(StudentCall):
         rng = self.rng(context.seed)
         if self.through == "forward":
             batch: Batch = test_images(context, rng, self.images, sort=True)
-            return [ForwardRequest(key=self.id, model=context.model.config(context.dataset), inputs={"images": batch.images},
+            return [ForwardRequest(key=self.id, model=context.model.config(context.dataset), inputs=model_inputs(batch, context),
                                    run=locator_config(self.observe.run), points=self.observe.points())]
         shape = (self.batch, self.dim)
         generated = {name: (rng.normal(0, drawn, shape) if isinstance(drawn, float) else rng.uniform(*drawn, shape)).astype(np.float32)

@@ -1,8 +1,9 @@
 """Where the student's objects live and in which convention: the rubric's side of the probe.
 
-A rubric describes the student's notebook as it is, and the probe (:mod:`vaegrade.grader.probe.kernel`)
-finds and calls the objects so described; every conversion between the student's convention
-and the reference's happens in the grader (:mod:`vaegrade.reference.parametrize`).
+A rubric describes the student's notebook as it is, and the probe (its kernel side,
+``grader/probe/kernel/``) finds and calls the objects so described; every conversion between
+the student's convention and the reference's happens in the grader
+(:mod:`vaegrade.reference.parametrize`).
 
 - :data:`Locator`: where an object is, resolved in the kernel's global namespace:
   a path (``model.reparameterize``, ``models[0.1].decoder``: names, attributes and literal keys,
@@ -162,8 +163,9 @@ class EncodeSpec(BaseModel):
     object (``{mu: loc, sigma: scale}`` for a ``torch.distributions.Normal``), or ``split`` for
     one tensor whose last axis holds mu then the scale (``.chunk(2, dim=-1)``). The scale's role
     names its parametrization: ``logvar``, ``log_sigma``, ``sigma`` or ``var``. An encoder that
-    returns mu alone names no scale (``[mu]``): the checks that need the posterior's scale say so,
-    the others run. Extra singleton axes (mu of shape (B, 1, D)) are dropped.
+    returns mu alone names no scale (``[mu]``: its output itself, as an autoencoder's encoder
+    returns its code): the checks that need the posterior's scale say so, the others run. Extra
+    singleton axes (mu of shape (B, 1, D)) are dropped.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -200,6 +202,8 @@ class EncodeSpec(BaseModel):
     def config(self) -> dict[str, Any]:
         if self.outputs == "split":
             select: dict[str, Any] = {"split": True}
+        elif self.outputs == ["mu"]:  # mu alone: the encoder's output itself (an autoencoder's code)
+            select = {"mu": None, "scale": None}
         elif isinstance(self.outputs, list):
             select = {"mu": self.outputs.index("mu"), "scale": self.scale and self.outputs.index(self.scale)}
         else:
@@ -210,14 +214,15 @@ class EncodeSpec(BaseModel):
 class DecodeSpec(BaseModel):
     """How to decode a batch of latent codes: ``call`` on z (B, D), then ``output`` (a
     position, a key, or an attribute such as a ``Bernoulli``'s ``logits``, when it does not
-    return the images themselves); ``returns`` says whether the values are probabilities or
-    logits."""
+    return the images themselves); ``returns`` says whether the values are probabilities, logits
+    or pixels on a 0-255 scale."""
 
     model_config = ConfigDict(extra="forbid")
 
     call: Locator = Field("model.decode", description='the callable taking a batch of latent codes (a locator)')
     output: Selector = Field(None, description='the position or key of the images when it returns several things')
-    returns: DecoderOutput = Field("probabilities", description='whether the decoder returns Bernoulli means or their logits')
+    returns: DecoderOutput = Field("probabilities", description="what the decoder returns: Bernoulli means, their logits, or "
+                                   "pixels on a 0-255 scale", examples=["logits", "pixels"])
 
     @field_validator("call")
     @classmethod
@@ -253,7 +258,8 @@ class ModelSpec(BaseModel):
     inference: list[str] = Field(default_factory=list,
         description='more objects to put in inference mode (eval(), training=False) before calls')
     conditional: Literal["index", "onehot"] | None = Field(None, description="a conditional model: encode(x, y) and "
-        "decode(z, y) take each image's class after it, as an index or a one-hot row (samples: each class in turn)")
+        "decode(z, y) take each image's class after it, as an index or a one-hot row (samples: each class in turn)",
+        examples=["onehot"])
 
     @field_validator("latent")
     @classmethod
@@ -301,8 +307,10 @@ class ArgSpec(BaseModel):
     value: float | None = Field(None, description='a constant instead of an input')
     like: str | None = Field(None, description='the input whose shape the constant takes')
     fields: dict[str, Union[str, "ArgSpec"]] | None = Field(None, description="a dict argument: key -> input or {arg, as}")
-    join: list[Union[str, "ArgSpec"]] | None = Field(None, description="inputs joined along the last axis into one tensor")
-    object: Locator | None = Field(None, description="an object of the notebook passed as it is (a locator: the model)")
+    join: list[Union[str, "ArgSpec"]] | None = Field(None, description="inputs joined along the last axis into one tensor",
+                                                     examples=[["mu", {"arg": "logvar", "as": "log_sigma"}]])
+    object: Locator | None = Field(None, description="an object of the notebook passed as it is (a locator: the model)",
+                                   examples=["model"])
 
     @model_validator(mode="after")
     def _one_kind(self) -> "ArgSpec":
@@ -337,25 +345,30 @@ def flatten_call(entries: list[str | ArgSpec]) -> tuple[list[dict[str, Any]], di
 
     Returns:
         (layout, arrays): ``layout`` holds, per positional argument, ``{"array": name}`` (``arg0``),
-        ``{"dict": {key: name}}`` for a dict argument (``arg1.mu``), ``{"join": [names]}`` for
-        inputs joined into one tensor (``arg0.0``, ``arg0.1``) or ``{"object": locator}`` for a
-        notebook object; ``arrays`` maps each array name to the :class:`ArgSpec` that makes it.
+        ``{"dict": {key: layout}}`` for a dict argument (``arg1.mu``; an entry may itself be a
+        join), ``{"join": [names]}`` for inputs joined into one tensor (``arg0.0``, ``arg0.1``)
+        or ``{"object": locator}`` for a notebook object; ``arrays`` maps each array name to the
+        :class:`ArgSpec` that makes it.
     """
-    layout: list[dict[str, Any]] = []
     arrays: dict[str, ArgSpec] = {}
-    for index, entry in enumerate(entries):
-        spec = ArgSpec(arg=entry) if isinstance(entry, str) else entry
-        if spec.object is not None:
-            layout.append({"object": locator_config(spec.object)})
-        elif spec.fields is not None or spec.join is not None:
-            parts = spec.fields if spec.fields is not None else dict(enumerate(spec.join))
-            names = {key: f"arg{index}.{key}" for key in parts}
-            layout.append({"dict": names} if spec.fields is not None else {"join": list(names.values())})
-            arrays.update({names[key]: ArgSpec(arg=part) if isinstance(part, str) else part for key, part in parts.items()})
-        else:
-            layout.append({"array": f"arg{index}"})
-            arrays[f"arg{index}"] = spec
+    layout = [_argument_layout(ArgSpec(arg=entry) if isinstance(entry, str) else entry, f"arg{index}", arrays)
+              for index, entry in enumerate(entries)]
     return layout, arrays
+
+
+def _argument_layout(spec: ArgSpec, name: str, arrays: dict[str, ArgSpec]) -> dict[str, Any]:
+    """One argument's layout entry (see :func:`flatten_call`), its arrays added to ``arrays``."""
+    if spec.object is not None:
+        return {"object": locator_config(spec.object)}
+    if spec.fields is not None:
+        return {"dict": {key: _argument_layout(ArgSpec(arg=part) if isinstance(part, str) else part, f"{name}.{key}", arrays)
+                         for key, part in spec.fields.items()}}
+    if spec.join is not None:
+        parts = {f"{name}.{index}": ArgSpec(arg=part) if isinstance(part, str) else part for index, part in enumerate(spec.join)}
+        arrays.update(parts)
+        return {"join": list(parts)}
+    arrays[name] = spec
+    return {"array": name}
 
 
 #: What a watched tensor may be said to be (``as``): a scale's parametrization or a decoder output's.
@@ -371,10 +384,11 @@ class Watch(BaseModel):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    at: Locator = Field(description="the model part watched (a locator)")
-    take: Literal["output", "input"] = Field("output", description="its output, or its positional arguments")
-    select: Selector = Field(None, description="which part of it: a position, key or attribute, or a list of them")
-    half: Literal["first", "second"] | None = Field(None, description="the first or second half of its last axis")
+    at: Locator = Field(description="the model part watched (a locator)", examples=["vae.encoder"])
+    take: Literal["output", "input"] = Field("output", description="its output, or its positional arguments", examples=["input"])
+    select: Selector = Field(None, description="which part of it: a position, key or attribute, or a list of them",
+                             examples=[[1, "kl_loss"], "q"])
+    half: Literal["first", "second"] | None = Field(None, description="the first or second half of its last axis", examples=["second"])
     as_: str | None = Field(None, alias="as", description="a scale's parametrization (logvar, log_sigma, sigma, var) or a "
                                                           "decoder output's (probabilities, logits, pixels: 0-255)")
 
@@ -402,10 +416,12 @@ class ObserveSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    run: Locator = Field(description="what is called on the grader's images: the model, or its encoder (a locator)")
-    mu: Watch = Field(description="where mu is seen")
-    scale: Watch = Field(description="where the posterior's scale is seen (with its parametrization: as)")
-    z: Watch = Field(description="where z is seen (the decoder's input: take: input)")
+    run: Locator = Field(description="what is called on the grader's images: the model, or its encoder (a locator)", examples=["vae"])
+    mu: Watch = Field(description="where mu is seen", examples=[{"at": "vae.encoder", "half": "first"}])
+    scale: Watch = Field(description="where the posterior's scale is seen (with its parametrization: as)",
+                         examples=[{"at": "vae.encoder", "half": "second", "as": "log_sigma"}])
+    z: Watch = Field(description="where z is seen (the decoder's input: take: input)",
+                     examples=[{"at": "vae.decoder", "take": "input", "select": 0}])
 
     @model_validator(mode="after")
     def _valid(self) -> "ObserveSpec":

@@ -8,7 +8,9 @@ over a second) and embedded as base64 PNG data URIs, so the page is one self-con
 from __future__ import annotations
 
 import base64
+import html
 import io
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -95,7 +97,7 @@ def figures(artifacts: dict[str, np.ndarray]) -> dict[str, str]:
         out["copies"] = _image_grid(pairs, ["sample", "copied from"] * len(pairs), 8)
     if "history_loss" in artifacts and artifacts["history_loss"].size:
         out["curves"] = _curves({f"{key} (nats per example)": artifacts[f"history_{key}"].reshape(-1)
-                                 for key in ("loss", "recon", "kl")})
+                                 for key in ("loss", "recon", "kl") if f"history_{key}" in artifacts})
     return out
 
 
@@ -110,10 +112,21 @@ def write_feedback(result: SubmissionResult, artifacts: dict[str, np.ndarray], p
 
 
 def publish(row: Row, destination: Path) -> None:
-    """Write ``result.json``, ``artifacts.npz`` and ``feedback.html`` for one stored result."""
+    """Write ``result.json``, ``artifacts.npz`` and ``feedback.html`` for one stored result.
+
+    A page that cannot be drawn (a vaegrade bug) loses nothing: the result is written first, the
+    page then says what failed and where the result is, and the problem is logged."""
     destination.mkdir(parents=True, exist_ok=True)
     (destination / "artifacts.npz").write_bytes(row.figures_npz)
-    with np.load(io.BytesIO(row.figures_npz), allow_pickle=False) as stored:
-        figures = {name: stored[name] for name in stored.files}
-    write_feedback(row.result, figures, destination / "feedback.html")
     (destination / "result.json").write_text(row.result.model_dump_json(indent=2), encoding="utf-8")
+    try:
+        with np.load(io.BytesIO(row.figures_npz), allow_pickle=False) as stored:
+            figures = {name: stored[name] for name in stored.files}
+        write_feedback(row.result, figures, destination / "feedback.html")
+    except Exception as exc:  # noqa: BLE001  (the grade is kept whatever the page's problem)
+        logging.getLogger("vaegrade").error("%s: the feedback page could not be drawn (%s: %s); the result is in %s",
+                                            row.result.submission, type(exc).__name__, exc, destination / "result.json")
+        (destination / "feedback.html").write_text(
+            f"<!doctype html><title>{html.escape(row.result.submission)}</title><p>Score {row.result.score:g} / "
+            f"{row.result.max_score:g}. This page could not be drawn (a vaegrade bug: {html.escape(type(exc).__name__)}); "
+            "the full result is in result.json beside it.</p>", encoding="utf-8")

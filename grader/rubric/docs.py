@@ -2,7 +2,8 @@
 
 Usage: ``python -m vaegrade.grader.rubric.docs [--check]`` (``--check``: exit 1 when the page on disk is
 out of date, as the tests do). Every model reachable from :class:`vaegrade.grader.rubric.schema.Rubric` gets a
-section listing each field with its type, default and description; every check type of
+section listing each field with its type, default, description and examples (a field's
+``examples``, written as rubric YAML); every check type of
 :data:`vaegrade.grader.checks.CHECK_TYPES` gets one, under its ``type:`` name. The class docstring is the
 section's introduction. A field without a description is an error: the page documents them all.
 """
@@ -15,6 +16,7 @@ import sys
 import types
 import typing
 
+import yaml
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
@@ -57,6 +59,11 @@ def _default(field) -> str:  # noqa: ANN001 (a pydantic FieldInfo)
     return "required"
 
 
+def _example(name: str, value: object) -> str:
+    """A field's example as the rubric's YAML writes it, on one line: `` `files: [a.py]` ``."""
+    return "`" + yaml.safe_dump({name: value}, default_flow_style=True, width=10**6, sort_keys=False).strip()[1:-1] + "`"
+
+
 def section(model: type[BaseModel], title: str) -> tuple[list[str], list[str]]:
     """The Markdown of one model's section, and the fields that have no description."""
     doc = inspect.cleandoc(model.__doc__ or "")
@@ -67,7 +74,9 @@ def section(model: type[BaseModel], title: str) -> tuple[list[str], list[str]]:
             continue
         if not field.description:
             undocumented.append(f"{model.__name__}.{name}")
-        description = (field.description or "").replace("|", "\\|").replace("\n", " ")
+        description = (field.description or "") + "".join(f"; e.g. {_example(field.alias or name, example)}"
+                                                           for example in field.examples or [])
+        description = description.replace("|", "\\|").replace("\n", " ")
         kind = _type_name(field.annotation).replace("|", "\\|")
         lines.append(f"| `{field.alias or name}` | {kind} | {_default(field)} | {description} |")
     return lines + [""], undocumented

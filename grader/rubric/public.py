@@ -82,7 +82,8 @@ def public_yaml(rubric: Rubric, handout: str | None = None) -> str:
     data = public_data(rubric)
     data.pop("handout", None)
     data.pop("files", None)
-    data |= ({"handout": handout} if handout else {}) | ({"files": [p.name for p in rubric.file_paths()]} if rubric.files else {})
+    files = [{"source": Path(file.source).name, "to": file.to} for file in rubric.files]
+    data |= ({"handout": handout} if handout else {}) | ({"files": files} if files else {})
     header = (f"# Public rubric of {rubric.title!r}, written by vaegrade: the checks you can run yourself\n"
               f"# (selfcheck, vaegrade check). Hidden checks and written answers are not in it.\n")
     return header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True)

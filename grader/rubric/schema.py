@@ -12,7 +12,7 @@ notebook runs. Every field is listed in ``docs/rubric.md`` (``python -m vaegrade
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, Literal, Union
 
 import yaml
@@ -40,8 +40,12 @@ class Parameter(BaseModel):
     Without one, the grader rewrites the notebook's own assignments to any of ``names`` (the
     parameter's own name included), the keyword arguments ``keywords`` (``fit.epochs``: the
     keyword ``epochs`` of every call of a function or method named ``fit``) and the literal
-    ranges of loops over the variables ``loops`` (``for epoch in range(30)``) to ``value``, with
-    the ``ast`` module, and records each rewrite in the result.
+    ranges of loops over the variables ``loops`` (``for epoch in range(30)``) and the literal
+    positional arguments ``positions`` (``train.0``: the first argument of every call of
+    ``train``, as in ``train(100, model, loader)``) to ``value``, with the ``ast`` module, and
+    records each rewrite in the result. ``per_call`` gives these places their own values, in the
+    order the notebook writes them, the last repeating (``[2, 2, 5]``: the third call and later
+    train 5 epochs); ``value`` is still what the checks take as the parameter's value.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -51,9 +55,15 @@ class Parameter(BaseModel):
     keywords: list[str] = Field(default_factory=list, description="call keywords as function.keyword (fit.epochs)")
     loops: list[str] = Field(default_factory=list, description="loop variables whose `for ... in range(N)` runs it "
                                                                "(epoch); value must be an int")
+    positions: list[str] = Field(default_factory=list, description="positional arguments as function.index, from 0 "
+                                                                   "(train.0), where a call gives a literal number",
+                                                                   examples=[["train.0"]])
+    per_call: list[Scalar] = Field(default_factory=list, description="the values of the places it is set, in notebook "
+                                                                     "order (the last repeats); `value` for the checks",
+                                                                     examples=[[1, 2]])
 
     @model_validator(mode="after")
-    def _names(self) -> "Parameter":
+    def _names(self) -> Parameter:
         for name in self.names:
             if not IDENTIFIER.match(name):
                 raise ValueError(f"{name!r} is not a variable name")
@@ -63,8 +73,35 @@ class Parameter(BaseModel):
         for variable in self.loops:
             if not IDENTIFIER.match(variable):
                 raise ValueError(f"{variable!r} is not a loop variable name")
-        if self.loops and (not isinstance(self.value, int) or isinstance(self.value, bool)):
+        for position in self.positions:
+            function, _, index = position.partition(".")
+            if not IDENTIFIER.match(function) or not index.isdigit():
+                raise ValueError(f"{position!r} is not function.index (e.g. train.0, the first positional argument)")
+        if self.loops and any(not isinstance(v, int) or isinstance(v, bool) for v in [self.value, *self.per_call]):
             raise ValueError("`loops` sets how many times a loop runs: the value must be an int")
+        return self
+
+
+class HandoutFile(BaseModel):
+    """A handout file beside the rubric (``source``) and where the notebook finds it (``to``, relative
+    to its working directory: ``dataset/train.csv``; folders are made, writable by the notebook).
+    A bare name in ``files:`` is ``{source: name, to: the file's own name}``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: str = Field(description="the file, relative to the rubric", examples=["files/mnist_subset.csv"])
+    to: str = Field(description="its path in the notebook's working directory (vae/sample.png)", examples=["data/mnist/train.csv"])
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bare_name(cls, data: Any) -> Any:
+        return {"source": data, "to": Path(data).name} if isinstance(data, str) else data
+
+    @model_validator(mode="after")
+    def _inside(self) -> HandoutFile:
+        to = PurePosixPath(self.to)
+        if to.is_absolute() or ".." in to.parts or not to.parts or str(to) != self.to:
+            raise ValueError(f"`to: {self.to}` is not a plain relative path inside the working directory")
         return self
 
 
@@ -84,6 +121,19 @@ class DataSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     train_subset: int | None = Field(None, ge=100, le=60000, description="serve only the first N training images")
+    test_subset: int | None = Field(None, ge=100, le=10000, description="serve only the first N test images (for "
+                                    "notebooks that train on train + test; the checks' own test images stay whole)", examples=[500])
+    max_steps_per_epoch: int | None = Field(None, ge=1, description="stop every DataLoader pass and Keras fit epoch "
+                                            "after N batches (for notebooks that assert the data's full size)", examples=[30])
+
+    def notes(self, dataset: str) -> list[str]:
+        """One sentence per data control, for the result's adaptations."""
+        train, test = DATASETS[dataset].sizes
+        return [note for note in (
+            self.train_subset and f"the training set served holds its first {self.train_subset:,} of {train:,} images",
+            self.test_subset and f"the test set served holds its first {self.test_subset:,} of {test:,} images",
+            self.max_steps_per_epoch and f"every epoch stopped after {self.max_steps_per_epoch} batches "
+                                         "(DataLoader passes and Keras fit epochs)") if note]
 
 
 class Withheld(BaseModel):
@@ -120,8 +170,9 @@ class Rubric(BaseModel):
         description='grading parameters: a value, or {value, names, keywords} for notebooks without a `parameters` tag')
     environment: KernelEnvironment = Field(default_factory=KernelEnvironment,
         description="the kernel's packages beyond the grader's own")
-    files: list[str] = Field(default_factory=list, description="handout files beside the rubric, copied read-only "
-                                                                 "into every working directory")
+    files: list[HandoutFile] = Field(default_factory=list, description="handout files beside the rubric, copied "
+        "read-only into every working directory: a name, or {source, to} with the path the notebook opens",
+        examples=[["files/lab_utils.py", {"source": "files/mnist_subset.csv", "to": "data/mnist/train.csv"}]])
     handout: str | None = Field(None, description="the handout notebook, relative to the rubric (read by `vaegrade "
                                                    "bundle`, which says if it is missing)")
     execution: ExecutionPolicy = Field(default_factory=ExecutionPolicy,
@@ -135,7 +186,7 @@ class Rubric(BaseModel):
     _folder: Path = PrivateAttr(Path("."))
 
     @model_validator(mode="after")
-    def _something_to_grade(self) -> "Rubric":
+    def _something_to_grade(self) -> Rubric:
         if not self.checks and self.report is None:
             raise ValueError("a rubric needs `checks`, a `report` section, or both")
         for layout in filter(None, (self.model.layout, self.model.output_layout)):
@@ -152,7 +203,7 @@ class Rubric(BaseModel):
 
     def file_paths(self) -> list[Path]:
         """The handout's files, resolved beside the rubric file."""
-        return [self._folder / name for name in self.files]
+        return [self._folder / file.source for file in self.files]
 
     def hidden_checks(self) -> list[CheckEntry]:
         """The checks with ``visibility: hidden`` (graded at submission only)."""
@@ -237,7 +288,7 @@ def load_rubric(path: str | Path) -> Rubric:
     rubric._folder = path.resolve().parent
     for index, file in enumerate(rubric.file_paths()):
         if not file.is_file():
-            raise RubricError(path, lines.get(("files", str(index))), f"files: {rubric.files[index]!r} is not a file "
+            raise RubricError(path, lines.get(("files", str(index))), f"files: {rubric.files[index].source!r} is not a file "
                                                                        f"beside the rubric ({file})")
     rubric._sha256 = hashlib.sha256(text.encode()).hexdigest()
     return rubric

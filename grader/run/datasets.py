@@ -4,7 +4,8 @@ sandbox, from which :mod:`vaegrade.grader.run.kernel_setup` answers every loader
 Every data set of :data:`vaegrade.reference.data.DATASETS` is served (a notebook for Fashion-MNIST may
 load MNIST too), as ``<name>.npz`` in the kernel's working directory (so ``np.load("mnist.npz")``
 works as well). With ``train_subset`` only the first N training images (and labels) are served,
-so grading stays fast; the 10,000 test images are always whole. Subsets are written once per
+so grading stays fast; with ``test_subset`` only the first N test images (for notebooks that
+train on train + test; the checks draw their own test images from the shipped copy). Subsets are written once per
 machine under the cache (:func:`vaegrade.grader.run.environments.cache_root`), in the shipped copies' format.
 """
 
@@ -19,8 +20,9 @@ from vaegrade.reference.data import DATASETS, DataError, Images, load_dataset, s
 
 
 @lru_cache(maxsize=None)
-def served_files(train_subset: int | None) -> dict[str, Path]:
-    """{data set name: .npz file to serve} for a training subset (None: the whole set).
+def served_files(train_subset: int | None, test_subset: int | None = None) -> dict[str, Path]:
+    """{data set name: .npz file to serve} with the first ``train_subset`` training and
+    ``test_subset`` test images (None: all of them).
 
     Raises:
         DataError: a shipped copy is missing or corrupt.
@@ -28,16 +30,16 @@ def served_files(train_subset: int | None) -> dict[str, Path]:
     files = {}
     for name, info in DATASETS.items():
         verify_sha256(info.file, info.sha256, DataError, info.rebuild)
-        if train_subset is None:
+        if train_subset is None and test_subset is None:
             files[name] = info.file
             continue
-        path = cache_root() / "data" / f"{name}-train{train_subset}-{info.sha256[:12]}.npz"
+        path = cache_root() / "data" / f"{name}-train{train_subset}-test{test_subset}-{info.sha256[:12]}.npz"
         if not path.exists():
             data = load_dataset(name)
             path.parent.mkdir(parents=True, exist_ok=True)
             partial = path.with_suffix(f".{os.getpid()}.tmp")
             subset = Images(x_train=data.x_train[:train_subset], y_train=data.y_train[:train_subset],
-                           x_test=data.x_test, y_test=data.y_test)
+                           x_test=data.x_test[:test_subset], y_test=data.y_test[:test_subset])
             with open(partial, "wb") as handle:
                 save_keras_npz(subset, handle)
             partial.chmod(0o644)

@@ -126,7 +126,7 @@ def _trim_log(path: Path) -> None:
 def _student_modules(submission: Submission, rubric: Rubric) -> list[Path]:
     """Python modules handed in beside the notebook (``AutoDecoder.py``), importable by it; a
     module named like one of the handout's files is the handout's, not the student's copy."""
-    handout = {path.name for path in rubric.file_paths()}
+    handout = {file.to for file in rubric.files}
     return sorted(p for p in submission.path.parent.glob("*.py")
                   if p.is_file() and not p.is_symlink() and p.name not in handout)
 

@@ -1,6 +1,6 @@
 """Kernel-side setup: runs inside the student's kernel, before the student's cells.
 
-Like :mod:`vaegrade.grader.probe.kernel`, this file is not imported by the grader: its text is the
+Like the probe's kernel side (``grader/probe/kernel/``), this file is not imported by the grader: its text is the
 first injected cell (see :func:`vaegrade.grader.run.transforms.inject_setup_cell`), which calls
 ``main(config)``. It imports only the standard library, numpy, wrapt and the framework. It:
 
@@ -12,28 +12,43 @@ first injected cell (see :func:`vaegrade.grader.run.transforms.inject_setup_cell
   find the IDX files written under whatever ``root`` they name (or under ``./data`` when that
   root cannot be written). Patched by post-import hooks (``wrapt``), so nothing is imported
   that the notebook does not import itself;
+- with ``max_steps_per_epoch``: every pass over a ``torch.utils.data.DataLoader`` and every
+  epoch of a Keras ``Model.fit`` stops after that many batches (the data set stays whole, for
+  notebooks that assert its size);
 - when the grader found them in the code (:func:`vaegrade.grader.run.source.scan_platform`): runs
   ``.cuda()`` / ``.to("cuda")`` / ``device="cuda"`` on the CPU, stubs ``google.colab``, skips
   ``!pip install`` / ``%pip`` and Colab's ``%tensorflow_version``.
 
 Config keys: ``seed``, ``threads``, ``framework``, ``datasets`` ({name: served .npz path}),
-``cuda``, ``colab``, ``installs``, ``magics``.
+``max_steps_per_epoch``, ``cuda``, ``colab``, ``installs``, ``magics``.
 """
 
 
 def main(config):
-    import os
+    seed_everything(config["seed"], config["threads"], config["framework"])
+    serve_datasets(config["datasets"])
+    if config.get("max_steps_per_epoch"):
+        cap_steps(config["max_steps_per_epoch"])
+    if config.get("cuda") and config["framework"] == "torch":
+        run_cuda_on_cpu()
+    if config.get("colab"):
+        stub_colab()
+    shell = get_ipython()  # noqa: F821 (defined in every IPython kernel)
+    if config.get("installs"):
+        skip_installs(shell)
+    for magic in config.get("magics", []):
+        shell.register_magic_function(lambda line, name=magic: print(f"[vaegrade] skipped `%{name} {line}`"),
+                                      "line", magic)
+
+
+def seed_everything(seed, threads, framework):
     import random
-    import sys
-    import types
 
     import numpy as np
-    import wrapt
 
-    seed, threads = config["seed"], config["threads"]
     random.seed(seed)
     np.random.seed(seed)
-    if config["framework"] == "torch":
+    if framework == "torch":
         import torch
 
         torch.manual_seed(seed)
@@ -45,124 +60,158 @@ def main(config):
         tf.config.threading.set_inter_op_parallelism_threads(threads)
         tf.random.set_seed(seed)
 
-    served = config["datasets"]
 
-    def arrays(name):
-        with np.load(served[name], allow_pickle=False) as npz:
-            return (npz["x_train"], npz["y_train"]), (npz["x_test"], npz["y_test"])
+def served_arrays(path):
+    import numpy as np
 
-    def keras_loader(name):
-        def load_data(*args, **kwargs):
-            return arrays(name)
-        load_data.__doc__ = f"vaegrade: the grader's copy of {name} (served offline)"
-        return load_data
+    with np.load(path, allow_pickle=False) as npz:
+        return (npz["x_train"], npz["y_train"]), (npz["x_test"], npz["y_test"])
+
+
+def serve_datasets(served):
+    """Keras' and torchvision's loaders of each served data set read the grader's copy."""
+    import wrapt
 
     def patch_keras(module):
-        for name in served:
+        for name, path in served.items():
             if module.__name__.endswith("." + name):
-                module.load_data = keras_loader(name)
+                module.load_data = lambda *args, path=path, **kwargs: served_arrays(path)
 
     for prefix in ("keras.src.datasets", "keras.datasets", "tf_keras.src.datasets", "tf_keras.datasets",
                    "tensorflow.python.keras.datasets"):
         for name in served:
             wrapt.register_post_import_hook(patch_keras, f"{prefix}.{name}")
+    wrapt.register_post_import_hook(lambda module: patch_torchvision(module, served), "torchvision.datasets.mnist")
 
-    def write_idx(path, array):
-        header = bytes([0, 0, 8, array.ndim]) + b"".join(int(n).to_bytes(4, "big") for n in array.shape)
-        with open(path, "wb") as handle:
-            handle.write(header + np.ascontiguousarray(array, dtype=np.uint8).tobytes())
 
-    def patch_torchvision(module):
-        classes = {"MNIST": "mnist", "FashionMNIST": "fashion_mnist"}
-        original = module.MNIST.__init__
+def write_idx(path, array):
+    import numpy as np
 
-        def __init__(self, root, *args, **kwargs):
-            name = classes.get(type(self).__name__)
-            if name in served:
-                root = os.fspath(root)
+    header = bytes([0, 0, 8, array.ndim]) + b"".join(int(n).to_bytes(4, "big") for n in array.shape)
+    with open(path, "wb") as handle:
+        handle.write(header + np.ascontiguousarray(array, dtype=np.uint8).tobytes())
+
+
+def patch_torchvision(module, served):
+    import os
+
+    classes = {"MNIST": "mnist", "FashionMNIST": "fashion_mnist"}
+    original = module.MNIST.__init__
+
+    def __init__(self, root, *args, **kwargs):
+        name = classes.get(type(self).__name__)
+        if name in served:
+            root = os.fspath(root)
+            raw = os.path.join(root, type(self).__name__, "raw")
+            try:
+                os.makedirs(raw, exist_ok=True)
+            except OSError:  # a Colab or cluster path such as /content/data: serve it here instead
+                root = os.path.join(os.getcwd(), "data")
                 raw = os.path.join(root, type(self).__name__, "raw")
-                try:
-                    os.makedirs(raw, exist_ok=True)
-                except OSError:  # a Colab or cluster path such as /content/data: serve it here instead
-                    root = os.path.join(os.getcwd(), "data")
-                    raw = os.path.join(root, type(self).__name__, "raw")
-                    os.makedirs(raw, exist_ok=True)
-                (x_train, y_train), (x_test, y_test) = arrays(name)
-                for stem, array in (("train-images-idx3-ubyte", x_train), ("train-labels-idx1-ubyte", y_train),
-                                    ("t10k-images-idx3-ubyte", x_test), ("t10k-labels-idx1-ubyte", y_test)):
-                    if not os.path.exists(os.path.join(raw, stem)):
-                        write_idx(os.path.join(raw, stem), array)
-            original(self, root, *args, **kwargs)
+                os.makedirs(raw, exist_ok=True)
+            (x_train, y_train), (x_test, y_test) = served_arrays(served[name])
+            for stem, array in (("train-images-idx3-ubyte", x_train), ("train-labels-idx1-ubyte", y_train),
+                                ("t10k-images-idx3-ubyte", x_test), ("t10k-labels-idx1-ubyte", y_test)):
+                if not os.path.exists(os.path.join(raw, stem)):
+                    write_idx(os.path.join(raw, stem), array)
+        original(self, root, *args, **kwargs)
 
-        module.MNIST.__init__ = __init__
+    module.MNIST.__init__ = __init__
 
-    wrapt.register_post_import_hook(patch_torchvision, "torchvision.datasets.mnist")
 
-    if config.get("cuda") and config["framework"] == "torch":
-        import torch
+def cap_steps(steps):
+    """A DataLoader pass, and a Keras fit epoch, stop after ``steps`` batches."""
+    import itertools
 
-        def on_cpu(device):
-            if isinstance(device, str) and device.startswith("cuda"):
-                return "cpu"
-            if isinstance(device, torch.device) and device.type == "cuda":
-                return torch.device("cpu")
-            return device
+    import wrapt
 
-        def cpu_wrapper(function):
-            def wrapper(*args, **kwargs):
-                if "device" in kwargs:
-                    kwargs["device"] = on_cpu(kwargs["device"])
-                return function(*[on_cpu(a) for a in args], **kwargs)
-            wrapper.__wrapped__ = function
-            return wrapper
+    def cap_loader(module):
+        loader = module.DataLoader
+        iterate, length = loader.__iter__, loader.__len__
+        loader.__iter__ = lambda self: itertools.islice(iterate(self), steps)
+        loader.__len__ = lambda self: min(length(self), steps)
 
-        for owner in (torch.Tensor, torch.nn.Module):
-            owner.to = cpu_wrapper(owner.to)
-            owner.cuda = lambda self, *args, **kwargs: self
-        for name in ("tensor", "as_tensor", "zeros", "ones", "empty", "full", "rand", "randn", "randint", "arange",
-                     "linspace", "eye", "zeros_like", "ones_like", "rand_like", "randn_like", "randperm", "normal",
-                     "load"):
-            if hasattr(torch, name):
-                setattr(torch, name, cpu_wrapper(getattr(torch, name)))
+    def cap_fit(module):
+        fit = module.Model.fit
 
-    if config.get("colab"):
-        def skipped(*args, **kwargs):
-            print("[vaegrade] google.colab is not available while grading: skipped")
+        def capped(self, *args, **kwargs):
+            kwargs["steps_per_epoch"] = min(kwargs.get("steps_per_epoch") or steps, steps)
+            if kwargs.get("validation_data") is not None:
+                kwargs["validation_steps"] = min(kwargs.get("validation_steps") or steps, steps)
+            return fit(self, *args, **kwargs)
+        module.Model.fit = capped
 
-        def any_function(attribute):
-            if attribute.startswith("__"):
-                raise AttributeError(attribute)
-            return skipped
+    wrapt.register_post_import_hook(cap_loader, "torch.utils.data")
+    for package in ("keras", "tf_keras"):
+        wrapt.register_post_import_hook(cap_fit, package)
 
-        colab = types.ModuleType("google.colab")
-        for part in ("drive", "files", "output", "auth"):
-            stub = types.ModuleType(f"google.colab.{part}")
-            stub.__getattr__ = any_function
-            setattr(colab, part, stub)
-            sys.modules[f"google.colab.{part}"] = stub
-        try:
-            import google
-        except ImportError:
-            google = types.ModuleType("google")
-            google.__path__ = []
-            sys.modules["google"] = google
-        google.colab = colab
-        sys.modules["google.colab"] = colab
 
-    shell = get_ipython()  # noqa: F821 (defined in every IPython kernel)
-    if config.get("installs"):
-        system = shell.system
+def run_cuda_on_cpu():
+    import torch
 
-        def guarded_system(command, *args, **kwargs):
-            if command.split()[:1] and command.split()[0] in ("pip", "pip3", "apt", "apt-get", "conda"):
-                print(f"[vaegrade] skipped `{command}`: packages come from the grading environment")
-                return None
-            return system(command, *args, **kwargs)
+    def on_cpu(device):
+        if isinstance(device, str) and device.startswith("cuda"):
+            return "cpu"
+        if isinstance(device, torch.device) and device.type == "cuda":
+            return torch.device("cpu")
+        return device
 
-        shell.system = guarded_system
-        for magic in ("pip", "conda"):
-            shell.register_magic_function(lambda line, name=magic: print(
-                f"[vaegrade] skipped `%{name} {line}`: packages come from the grading environment"), "line", magic)
-    for magic in config.get("magics", []):
-        shell.register_magic_function(lambda line, name=magic: print(f"[vaegrade] skipped `%{name} {line}`"),
-                                      "line", magic)
+    def cpu_wrapper(function):
+        def wrapper(*args, **kwargs):
+            if "device" in kwargs:
+                kwargs["device"] = on_cpu(kwargs["device"])
+            return function(*[on_cpu(a) for a in args], **kwargs)
+        wrapper.__wrapped__ = function
+        return wrapper
+
+    for owner in (torch.Tensor, torch.nn.Module):
+        owner.to = cpu_wrapper(owner.to)
+        owner.cuda = lambda self, *args, **kwargs: self
+    for name in ("tensor", "as_tensor", "zeros", "ones", "empty", "full", "rand", "randn", "randint", "arange",
+                 "linspace", "eye", "zeros_like", "ones_like", "rand_like", "randn_like", "randperm", "normal",
+                 "load"):
+        if hasattr(torch, name):
+            setattr(torch, name, cpu_wrapper(getattr(torch, name)))
+
+
+def stub_colab():
+    import sys
+    import types
+
+    def skipped(*args, **kwargs):
+        print("[vaegrade] google.colab is not available while grading: skipped")
+
+    def any_function(attribute):
+        if attribute.startswith("__"):
+            raise AttributeError(attribute)
+        return skipped
+
+    colab = types.ModuleType("google.colab")
+    for part in ("drive", "files", "output", "auth"):
+        stub = types.ModuleType(f"google.colab.{part}")
+        stub.__getattr__ = any_function
+        setattr(colab, part, stub)
+        sys.modules[f"google.colab.{part}"] = stub
+    try:
+        import google
+    except ImportError:
+        google = types.ModuleType("google")
+        google.__path__ = []
+        sys.modules["google"] = google
+    google.colab = colab
+    sys.modules["google.colab"] = colab
+
+
+def skip_installs(shell):
+    system = shell.system
+
+    def guarded_system(command, *args, **kwargs):
+        if command.split()[:1] and command.split()[0] in ("pip", "pip3", "apt", "apt-get", "conda"):
+            print(f"[vaegrade] skipped `{command}`: packages come from the grading environment")
+            return None
+        return system(command, *args, **kwargs)
+
+    shell.system = guarded_system
+    for magic in ("pip", "conda"):
+        shell.register_magic_function(lambda line, name=magic: print(
+            f"[vaegrade] skipped `%{name} {line}`: packages come from the grading environment"), "line", magic)

@@ -11,7 +11,7 @@ import nbformat
 
 from vaegrade.grader.checks.base import ProbeContext, ProbeRequest
 from vaegrade.grader.checks.evaluate import unique_requests
-from vaegrade.grader.rubric.schema import Rubric
+from vaegrade.grader.rubric.schema import Parameter, Rubric
 from vaegrade.grader.run import source, transforms
 
 
@@ -29,19 +29,29 @@ class Prepared:
 
 def prepare(notebook: nbformat.NotebookNode, rubric: Rubric) -> Prepared:
     """Set the grading parameters and find what the notebook needs shimmed on a CPU grader."""
-    specs = rubric.parameter_specs()
-    targets = source.Targets(
-        names={alias: spec.value for name, spec in specs.items() for alias in [name, *spec.names]},
-        keywords={tuple(k.split(".")): spec.value for spec in specs.values() for k in spec.keywords},
-        loops={variable: spec.value for spec in specs.values() for variable in spec.loops})
-    prepared, tagged, rewrites = transforms.set_parameters(notebook, rubric.parameter_values(), targets)
+    prepared, tagged, rewrites = transforms.set_parameters(notebook, rubric.parameter_values(),
+                                                           targets(rubric.parameter_specs()))
     found = source.scan_platform([cell.source for cell in notebook.cells if cell.cell_type == "code"])
     shims = {"cuda": found.cuda, "colab": found.colab, "installs": bool(found.installs),
              "magics": sorted({magic.split()[0] for magic in found.magics}),
              "records": {key: recording.model_dump(mode="json") for check in rubric.checks
                          for key, recording in check.recordings().items()}}
-    adaptations = [f"grading parameter set in {rewrite}" for rewrite in rewrites] + found.notes()
+    adaptations = ([f"grading parameter set in {rewrite}" for rewrite in rewrites] + found.notes()
+                   + rubric.data.notes(rubric.dataset))
     return Prepared(prepared, tagged, rewrites, shims, adaptations)
+
+
+def targets(specs: dict[str, Parameter]) -> source.Targets:
+    """Where each grading parameter may be set in a notebook without a ``parameters`` cell, and its
+    values (``per_call``, else ``value``), for one notebook's rewrite."""
+    return source.Targets(
+        values={name: list(spec.per_call) or [spec.value] for name, spec in specs.items()},
+        names={alias: name for name, spec in specs.items() for alias in [name, *spec.names]},
+        keywords={(function, keyword): name for name, spec in specs.items()
+                  for function, keyword in (k.split(".") for k in spec.keywords)},
+        loops={variable: name for name, spec in specs.items() for variable in spec.loops},
+        positions={(function, int(index)): name for name, spec in specs.items()
+                   for function, index in (p.split(".") for p in spec.positions)})
 
 
 class Preparation(threading.Thread):

@@ -60,16 +60,19 @@ def run_session(notebook: nbformat.NotebookNode, shims: dict[str, object], rubri
     workspace = Workspace.create(jail)
     probe_dirs: list[Path] = []
     try:
-        served = served_files(rubric.data.train_subset)
+        served = served_files(rubric.data.train_subset, rubric.data.test_subset)
         for name, path in served.items():
             workspace.provision(path, f"{name}.npz")
-        for path in rubric.file_paths() + modules:
+        for file, path in zip(rubric.files, rubric.file_paths()):
+            workspace.provision(path, file.to)
+        for path in modules:
             workspace.provision(path, path.name)
         if public is not None:
             (workspace.root / "public.yaml").write_text(public, encoding="utf-8")
             workspace.provision(workspace.root / "public.yaml", f"{rubric.name}{PUBLIC_SUFFIX}")
         setup = transforms.inject_setup_cell(notebook, {
             **shims, "seed": rubric.seed, "threads": rubric.execution.threads, "framework": rubric.framework,
+            "max_steps_per_epoch": rubric.data.max_steps_per_epoch,
             "datasets": {name: str(workspace.work / f"{name}.npz") for name in served}})
         asked: list[ProbeRequest] = []
 

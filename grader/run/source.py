@@ -8,9 +8,11 @@ the same before running it), then parsed.
   assignments to the parameter's names (``num_epochs = 30``, ``cfg.epochs = 30``,
   ``config["epochs"] = 30``, ``epochs, lr = 30, 1e-3``), numeric entries of dict literals
   (``{"epochs": 30}``), defaults of function parameters so named (``def train(model, epochs=30)``),
-  listed call keywords (``vae.fit(..., epochs=30)``) and loops over a literal range by their
+  listed call keywords (``vae.fit(..., epochs=30)``), listed positional arguments given as
+  literal numbers (``train(30, model, loader)``) and loops over a literal range by their
   variable (``for epoch in range(30)``, ``range(1, 30 + 1)``, ``range(1, 31)``, ``tqdm(range(30))``)
-  get the rubric's value; every rewrite is returned as a sentence for the result.
+  get the rubric's value (or, per call, its values in notebook order); every rewrite is
+  returned as a sentence for the result.
 - :func:`scan_platform`: what a notebook written for a GPU or Colab uses, so that the kernel
   setup can shim it on a CPU grader (see :mod:`vaegrade.grader.run.kernel_setup`) and the result can say so.
 """
@@ -18,6 +20,7 @@ the same before running it), then parsed.
 from __future__ import annotations
 
 import ast
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -88,45 +91,81 @@ def _called_name(call: ast.Call) -> str | None:
     return func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else None
 
 
-@dataclass(frozen=True)
+@dataclass
 class Targets:
-    """Where the grading parameters may be set in a notebook, each with its value: variable
-    ``names`` (``num_epochs``), call ``keywords`` as (function, keyword) (``("fit", "epochs")``),
-    and ``loops`` by loop variable (``for epoch in range(30)`` runs the value's number of times)."""
+    """Where the grading parameters may be set in a notebook, each site naming its parameter:
+    variable ``names`` (``num_epochs``), call ``keywords`` as (function, keyword)
+    (``("fit", "epochs")``), ``loops`` by loop variable (``for epoch in range(30)`` runs the
+    value's number of times) and ``positions`` as (function, index) (``("train", 0)``: the first
+    positional argument of every call of ``train``, where it is a literal number).
 
-    names: dict[str, Any] = field(default_factory=dict)
-    keywords: dict[tuple[str, str], Any] = field(default_factory=dict)
-    loops: dict[str, Any] = field(default_factory=dict)
+    ``values`` holds each parameter's values: the sites of a parameter, in notebook order, take
+    them one by one, and the last repeats (one value: every site gets it). A Targets counts the
+    sites it gave values to, so one is made per notebook.
+    """
+
+    values: dict[str, list[Any]]
+    names: dict[str, str] = field(default_factory=dict)
+    keywords: dict[tuple[str, str], str] = field(default_factory=dict)
+    loops: dict[str, str] = field(default_factory=dict)
+    positions: dict[tuple[str, int], str] = field(default_factory=dict)
+    taken: Counter = field(default_factory=Counter)
+
+    def take(self, parameter: str) -> Any:
+        """The value of ``parameter``'s next site."""
+        values = self.values[parameter]
+        self.taken[parameter] += 1
+        return values[min(self.taken[parameter], len(values)) - 1]
 
 
-def parameter_edits(tree: ast.Module, targets: Targets) -> list[Edit]:
-    """The edits that set the parameters in one cell's tree (see module docstring)."""
-    names, keywords = targets.names, targets.keywords
-    edits: list[Edit] = []
+@dataclass(frozen=True)
+class _Site:
+    """A literal that sets ``parameter`` (plus ``offset``: ``range(1, N1)`` runs N1 - 1 times)."""
+
+    node: ast.expr
+    parameter: str
+    what: str
+    offset: int = 0
+
+
+def _sites(tree: ast.Module, targets: Targets) -> list[_Site]:
+    """Every literal of one cell's tree that sets a grading parameter (see module docstring)."""
+    names = targets.names
+    sites: list[_Site] = []
     for node in ast.walk(tree):
         for target, value in _assigned(node):
             if target in names:
-                edits.append(Edit(value, repr(names[target]), f"`{target} = ...`" if not isinstance(node, ast.Dict)
-                                  else f"the dict entry '{target}'"))
+                sites.append(_Site(value, names[target], f"`{target} = ...`" if not isinstance(node, ast.Dict)
+                                   else f"the dict entry '{target}'"))
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             positional = node.args.posonlyargs + node.args.args
             defaults = zip(positional[len(positional) - len(node.args.defaults):], node.args.defaults)
             pairs = list(defaults) + [(a, d) for a, d in zip(node.args.kwonlyargs, node.args.kw_defaults) if d is not None]
-            for arg, default in pairs:
-                if arg.arg in names:
-                    edits.append(Edit(default, repr(names[arg.arg]), f"the default of `{arg.arg}` in `{node.name}`"))
+            sites += [_Site(default, names[arg.arg], f"the default of `{arg.arg}` in `{node.name}`")
+                      for arg, default in pairs if arg.arg in names]
         if isinstance(node, ast.Call):
             called = _called_name(node)
-            for keyword in node.keywords:
-                if (called, keyword.arg) in keywords:
-                    edits.append(Edit(keyword.value, repr(keywords[(called, keyword.arg)]),
-                                      f"`{called}(..., {keyword.arg}=...)`"))
+            sites += [_Site(keyword.value, targets.keywords[(called, keyword.arg)], f"`{called}(..., {keyword.arg}=...)`")
+                      for keyword in node.keywords if (called, keyword.arg) in targets.keywords]
+            sites += [_Site(argument, targets.positions[(called, index)], f"argument {index + 1} of `{called}(...)`")
+                      for index, argument in enumerate(node.args)
+                      if (called, index) in targets.positions and _is_number(argument)]
         if isinstance(node, ast.For) and isinstance(node.target, ast.Name) and node.target.id in targets.loops:
             found = _range_count(node.iter)
             if found is not None:
-                literal, offset = found
-                edits.append(Edit(literal, repr(targets.loops[node.target.id] + offset),
-                                  f"`for {node.target.id} in range(...)`"))
+                sites.append(_Site(found[0], targets.loops[node.target.id], f"`for {node.target.id} in range(...)`",
+                                   found[1]))
+    return sites
+
+
+def parameter_edits(tree: ast.Module, targets: Targets) -> list[Edit]:
+    """The edits that set the parameters in one cell's tree, its sites taking their values in
+    the order they are written (see :class:`Targets`)."""
+    sites = sorted(_sites(tree, targets), key=lambda site: (site.node.lineno, site.node.col_offset))
+    edits = []
+    for site in sites:
+        value = targets.take(site.parameter)
+        edits.append(Edit(site.node, repr(value + site.offset if site.offset else value), site.what))
     return edits
 
 

@@ -8,7 +8,7 @@
    tagged ``injected-parameters`` right after it overrides the student's values); otherwise
    the notebook's own names and keywords for the parameters are rewritten
    (:func:`vaegrade.grader.run.source.rewrite_parameters`).
-4. :func:`probe_cell`: the last cell, which runs :mod:`vaegrade.grader.probe.kernel`.
+4. :func:`probe_cell`: the last cell, which runs the probe's kernel side (``grader/probe/kernel/``).
 
 Injected cells carry ``metadata.vaegrade.injected = true`` and an ``injected-*`` tag, so that cell
 numbers reported to students count only their own cells; both are reserved: the student's file
@@ -141,7 +141,7 @@ except Exception as _vaegrade_error:
 
 
 def probe_cell(probe_dir: str, selfcheck: bool = False) -> nbformat.NotebookNode:
-    """The cell that runs :mod:`vaegrade.grader.probe.kernel` against the student's global namespace;
+    """The cell that runs the probe's kernel side (``grader/probe/kernel/``) against the student's global namespace;
     with ``selfcheck``, first ``selfcheck.all()`` (its verdicts in ``<probe_dir>/selfcheck.json``)."""
     source = "\n".join([
         *([SELFCHECK_SOURCE.format(path=str(Path(probe_dir) / "selfcheck.json"), variable=GRADING_VARIABLE)]

@@ -50,11 +50,18 @@ class Workspace:
 
     def provision(self, source: Path, name: str) -> None:
         """Put a read-only copy of ``source`` at ``work/name`` (bind-mounted read-only when
-        sandboxed, so the student can neither change nor replace it)."""
-        copy = self.root / name
+        sandboxed, so the student can neither change nor replace it). ``name`` may hold folders
+        (``dataset/train.csv``): they are made, and handed to the kernel to write in."""
+        copy = self.root / "provided" / name
+        copy.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, copy)
         copy.chmod(0o444)
-        self.jail.provision(copy, self.work / name)
+        target = self.work / name
+        for folder in reversed(target.relative_to(self.work).parents[:-1]):
+            if not (self.work / folder).is_dir():
+                (self.work / folder).mkdir(mode=0o755)
+                self.jail.hand_over(self.work / folder)
+        self.jail.provision(copy, target)
 
     def probe_dir(self) -> Path:
         return Path(tempfile.mkdtemp(dir=self.probe))

@@ -439,7 +439,7 @@ shape("torch_variance_method", [
 shape("helpers_and_modules", [
     ("md", "# Lab 5: VAE on a CSV subset\nUse `lab_utils.load_csv` for the data and keep your model in `my_models.py`."),
     ("code", "import torch\nfrom lab_utils import load_csv\nfrom my_models import SmallVAE, elbo_kl"),
-    ("code", "x = load_csv('mnist_subset.csv')\nprint(x.shape)\nlatent_dim = 5\nepochs = 40"),
+    ("code", "x = load_csv('data/mnist/train.csv')\nprint(x.shape)\nlatent_dim = 5\nepochs = 40"),
     ("code", "vae = SmallVAE(latent_dim)\nopt = torch.optim.Adam(vae.parameters(), lr=3e-3)\n"
              "for epoch in range(epochs):\n"
              "    x_hat, mu, logvar = vae(x)\n"
@@ -492,6 +492,342 @@ shape("torchvision_fashion_colab", [
 ])
 
 
+#: Cells the shapes below share, as their notebooks do: the imports, MNIST flattened from the
+#: served npz, and a VAE whose encoder gives mu and logvar side by side (split with .chunk).
+TORCH_IMPORTS = "import numpy as np\nimport torch\nimport torch.nn as nn\nimport torch.nn.functional as F"
+FLAT_MNIST = 'data = np.load("mnist.npz")\nx_train = torch.tensor(data["x_train"], dtype=torch.float32).view(-1, 784) / 255.0'
+SPLIT_VAE = ('class VAE(nn.Module):\n'
+             '    def __init__(self, latent_dim=8):\n'
+             '        super().__init__()\n'
+             '        self.latent_dim = latent_dim\n'
+             '        self.encoder = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 2 * latent_dim))\n'
+             '        self.decoder = nn.Sequential(nn.Linear(latent_dim, 256), nn.ReLU(), nn.Linear(256, 784), nn.Sigmoid())\n\n'
+             '    def forward(self, x):\n'
+             '        mu, logvar = self.encoder(x).chunk(2, dim=1)\n'
+             '        z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)\n'
+             '        return self.decoder(z), mu, logvar')
+
+# 11. USC CSCI 566 again, the reparameterization inline in forward: no function to call, so the
+#     grader runs forward on its own images and watches mu, log sigma and the decoder's z.
+shape("torch_forward_inline_reparam", [
+    ("md", "# Problem 2: VAE\nImplement the reparameterization trick **inside** `VAE.forward`."),
+    ("code", TORCH_IMPORTS + "\nimport matplotlib.pyplot as plt"),
+    ("code", FLAT_MNIST),
+    ("code", 'class VAE(nn.Module):\n'
+             '    def __init__(self, nz=16):\n'
+             '        super().__init__()\n'
+             '        self.nz = nz\n'
+             '        self.encoder = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 2 * nz))\n'
+             '        self.decoder = nn.Sequential(nn.Linear(nz, 256), nn.ReLU(), nn.Linear(256, 784), nn.Sigmoid())\n\n'
+             '    def forward(self, x):\n'
+             '        mu, log_sigma = self.encoder(x).chunk(2, dim=1)\n'
+             '        ############ YOUR CODE HERE ############\n'
+             '        eps = torch.randn_like(mu)\n'
+             '        z = mu + torch.exp(log_sigma) * eps\n'
+             '        ########################################\n'
+             '        return self.decoder(z), mu, log_sigma'),
+    ("code", 'epochs = 10\nvae = VAE()\nopt = torch.optim.Adam(vae.parameters(), lr=1e-3)\n'
+             'for ep in range(epochs):\n'
+             '    perm = torch.randperm(len(x_train))\n'
+             '    for i in range(0, len(x_train), 64):\n'
+             '        xb = x_train[perm[i:i + 64]]\n'
+             '        rec, mu, log_sigma = vae(xb)\n'
+             '        rec_loss = F.binary_cross_entropy(rec, xb, reduction="sum") / len(xb)\n'
+             '        kl_loss = (0.5 * (mu ** 2 + torch.exp(2 * log_sigma)) - log_sigma - 0.5).sum(dim=1).mean()\n'
+             '        loss = rec_loss + kl_loss\n'
+             '        opt.zero_grad()\n'
+             '        loss.backward()\n'
+             '        opt.step()\n'
+             '    print(f"epoch {ep}: {loss.item():.1f}")'),
+], bugs={
+    "log_sigma_as_sigma": ("        z = mu + torch.exp(log_sigma) * eps", "        z = mu + log_sigma * eps"),
+    "one_eps_for_batch": ("        eps = torch.randn_like(mu)", "        eps = torch.randn(self.nz)"),
+})
+
+# 12. The keras.io VAE's train_step as a lab hands it out with Dense layers, trained on train and
+#     test together (np.concatenate): the KL lives only inside train_step, under GradientTape.
+shape("keras_io_train_step", [
+    ("md", "# Lab 7: Variational autoencoder (Keras)\nComplete the `train_step` of the `VAE` model."),
+    ("code", 'import os\nos.environ["KERAS_BACKEND"] = "tensorflow"\n\nimport numpy as np\nimport tensorflow as tf\nimport keras\n'
+             'from keras import ops\nfrom keras import layers'),
+    ("code", 'class Sampling(layers.Layer):\n'
+             '    def call(self, inputs):\n'
+             '        z_mean, z_log_var = inputs\n'
+             '        epsilon = keras.random.normal(shape=ops.shape(z_mean))\n'
+             '        return z_mean + ops.exp(0.5 * z_log_var) * epsilon'),
+    ("code", 'latent_dim = 8\n'
+             'encoder_inputs = keras.Input(shape=(28, 28, 1))\n'
+             'x = layers.Flatten()(encoder_inputs)\n'
+             'x = layers.Dense(256, activation="relu")(x)\n'
+             'z_mean = layers.Dense(latent_dim, name="z_mean")(x)\n'
+             'z_log_var = layers.Dense(latent_dim, name="z_log_var")(x)\n'
+             'z = Sampling()([z_mean, z_log_var])\n'
+             'encoder = keras.Model(encoder_inputs, [z_mean, z_log_var, z], name="encoder")\n\n'
+             'latent_inputs = keras.Input(shape=(latent_dim,))\n'
+             'x = layers.Dense(256, activation="relu")(latent_inputs)\n'
+             'x = layers.Dense(28 * 28, activation="sigmoid")(x)\n'
+             'decoder_outputs = layers.Reshape((28, 28, 1))(x)\n'
+             'decoder = keras.Model(latent_inputs, decoder_outputs, name="decoder")'),
+    ("code", 'class VAE(keras.Model):\n'
+             '    def __init__(self, encoder, decoder, **kwargs):\n'
+             '        super().__init__(**kwargs)\n'
+             '        self.encoder = encoder\n'
+             '        self.decoder = decoder\n'
+             '        self.total_loss_tracker = keras.metrics.Mean(name="total_loss")\n\n'
+             '    @property\n'
+             '    def metrics(self):\n'
+             '        return [self.total_loss_tracker]\n\n'
+             '    def train_step(self, data):\n'
+             '        with tf.GradientTape() as tape:\n'
+             '            z_mean, z_log_var, z = self.encoder(data)\n'
+             '            reconstruction = self.decoder(z)\n'
+             '            reconstruction_loss = ops.mean(ops.sum(keras.losses.binary_crossentropy(data, reconstruction), axis=(1, 2)))\n'
+             '            # TODO: the KL divergence of q(z|x) from N(0, I)\n'
+             '            kl_loss = -0.5 * (1 + z_log_var - ops.square(z_mean) - ops.exp(z_log_var))\n'
+             '            kl_loss = ops.mean(ops.sum(kl_loss, axis=1))\n'
+             '            total_loss = reconstruction_loss + kl_loss\n'
+             '        grads = tape.gradient(total_loss, self.trainable_weights)\n'
+             '        self.optimizer.apply_gradients(zip(grads, self.trainable_weights))\n'
+             '        self.total_loss_tracker.update_state(total_loss)\n'
+             '        return {"loss": self.total_loss_tracker.result()}'),
+    ("code", '(x_train, _), (x_test, _) = keras.datasets.mnist.load_data()\n'
+             'mnist_digits = np.concatenate([x_train, x_test], axis=0)\n'
+             'mnist_digits = np.expand_dims(mnist_digits, -1).astype("float32") / 255\n\n'
+             'vae = VAE(encoder, decoder)\n'
+             'vae.compile(optimizer=keras.optimizers.Adam())\n'
+             'history = vae.fit(mnist_digits, epochs=30, batch_size=128)'),
+], bugs={
+    "kl_sign": ("            kl_loss = -0.5 * (1 + z_log_var", "            kl_loss = 0.5 * (1 + z_log_var"),
+    "kl_mean_over_dims": ("            kl_loss = ops.mean(ops.sum(kl_loss, axis=1))", "            kl_loss = ops.mean(kl_loss)"),
+})
+
+# 13. The PyTorch examples' training loop written out in a cell, the loss inline, a beta-VAE
+#     (beta = 4), and a notebook that asserts the full training set's size: graded on the whole
+#     data set with every epoch cut short (max_steps_per_epoch).
+shape("torch_loop_inline_loss", [
+    ("md", "# HW4: beta-VAE\nTrain a beta-VAE with beta = 4. Write the loss directly in the training loop."),
+    ("code", "import numpy as np\nimport torch\nimport torch.nn as nn\nimport torch.nn.functional as F\n"
+             "from torch.utils.data import DataLoader, TensorDataset"),
+    ("code", 'data = np.load("mnist.npz")\nassert data["x_train"].shape == (60000, 28, 28), "use the full training set"\n'
+             'train_set = TensorDataset(torch.tensor(data["x_train"], dtype=torch.float32).view(-1, 784) / 255.0)\n'
+             'train_loader = DataLoader(train_set, batch_size=128, shuffle=True)'),
+    ("code", 'class VAE(nn.Module):\n'
+             '    def __init__(self):\n'
+             '        super().__init__()\n'
+             '        self.fc1 = nn.Linear(784, 400)\n'
+             '        self.fc21 = nn.Linear(400, 10)\n'
+             '        self.fc22 = nn.Linear(400, 10)\n'
+             '        self.fc3 = nn.Linear(10, 400)\n'
+             '        self.fc4 = nn.Linear(400, 784)\n\n'
+             '    def encode(self, x):\n'
+             '        h1 = F.relu(self.fc1(x))\n'
+             '        return self.fc21(h1), self.fc22(h1)\n\n'
+             '    def reparameterize(self, mu, logvar):\n'
+             '        std = torch.exp(0.5 * logvar)\n'
+             '        return mu + torch.randn_like(std) * std\n\n'
+             '    def decode(self, z):\n'
+             '        return torch.sigmoid(self.fc4(F.relu(self.fc3(z))))\n\n'
+             '    def forward(self, x):\n'
+             '        mu, logvar = self.encode(x.view(-1, 784))\n'
+             '        return self.decode(self.reparameterize(mu, logvar)), mu, logvar'),
+    ("code", 'beta = 4.0\nepochs = 10\nmodel = VAE()\noptimizer = torch.optim.Adam(model.parameters(), lr=1e-3)\n'
+             'for epoch in range(1, epochs + 1):\n'
+             '    train_loss = 0\n'
+             '    for (data,) in train_loader:\n'
+             '        optimizer.zero_grad()\n'
+             '        recon_batch, mu, logvar = model(data)\n'
+             '        BCE = F.binary_cross_entropy(recon_batch, data, reduction="sum") / data.size(0)\n'
+             '        KLD = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp()) / data.size(0)\n'
+             '        loss = BCE + beta * KLD\n'
+             '        loss.backward()\n'
+             '        train_loss += loss.item()\n'
+             '        optimizer.step()\n'
+             '    print(f"Epoch {epoch}: average loss {train_loss / len(train_loader):.2f}")'),
+], bugs={
+    "beta_ignored": ("        loss = BCE + beta * KLD", "        loss = BCE + KLD"),
+    "bce_mean_over_pixels": ('        BCE = F.binary_cross_entropy(recon_batch, data, reduction="sum") / data.size(0)',
+                             "        BCE = F.binary_cross_entropy(recon_batch, data)"),
+})
+
+# 14. CSCI 566's loss method on forward's dict, whose "q" entry is the encoder's output: mu and
+#     log sigma concatenated. The grader calls the method with a dict it builds (a joined entry)
+#     and records the notebook's own training to name the convention.
+shape("torch_loss_method_concat", [
+    ("md", "# Problem 1: VAE with a loss method\n`forward` returns `{\"q\": q, \"rec\": rec}` where `q` holds "
+           "mu and log sigma side by side. Implement `VAE.loss`."),
+    ("code", TORCH_IMPORTS),
+    ("code", FLAT_MNIST),
+    ("code", 'class VAE(nn.Module):\n'
+             '    def __init__(self, nz=16, beta=1.0):\n'
+             '        super().__init__()\n'
+             '        self.nz, self.beta = nz, beta\n'
+             '        self.encoder = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 2 * nz))\n'
+             '        self.decoder = nn.Sequential(nn.Linear(nz, 256), nn.ReLU(), nn.Linear(256, 784), nn.Sigmoid())\n\n'
+             '    def forward(self, x):\n'
+             '        q = self.encoder(x)\n'
+             '        mu, log_sigma = q[:, :self.nz], q[:, self.nz:]\n'
+             '        z = mu + torch.exp(log_sigma) * torch.randn_like(mu)\n'
+             '        return {"q": q, "rec": self.decoder(z)}\n\n'
+             '    def loss(self, x, outputs):\n'
+             '        mu, log_sigma = outputs["q"][:, :self.nz], outputs["q"][:, self.nz:]\n'
+             '        rec_loss = F.binary_cross_entropy(outputs["rec"], x, reduction="sum") / x.shape[0]\n'
+             '        kl = 0.5 * (mu ** 2 + torch.exp(2 * log_sigma) - 1) - log_sigma\n'
+             '        kl_loss = kl.sum(dim=1).mean()\n'
+             '        return rec_loss + self.beta * kl_loss, {"rec_loss": rec_loss, "kl_loss": kl_loss}'),
+    ("code", 'epochs = 10\nvae_model = VAE()\nopt = torch.optim.Adam(vae_model.parameters(), lr=1e-3)\n'
+             'for ep in range(epochs):\n'
+             '    for xb in x_train[torch.randperm(len(x_train))].split(64):\n'
+             '        loss, parts = vae_model.loss(xb, vae_model(xb))\n'
+             '        opt.zero_grad()\n'
+             '        loss.backward()\n'
+             '        opt.step()\n'
+             '    print(ep, loss.item())'),
+], bugs={
+    "kl_mean_over_dims": ("        kl_loss = kl.sum(dim=1).mean()", "        kl_loss = kl.mean()"),
+})
+
+# 15. Three trained models in one notebook (an autoencoder, a VAE, a beta-VAE with beta = 10),
+#     each graded by its own checks (a check's `model:`).
+shape("torch_three_models", [
+    ("md", "# Assignment 3: AE, VAE and beta-VAE\nTrain the three models below and compare them."),
+    ("code", TORCH_IMPORTS),
+    ("code", 'data = np.load("mnist.npz")\nx_train = torch.tensor(data["x_train"], dtype=torch.float32).view(-1, 784) / 255.0\n'
+             'n_epochs = 10'),
+    ("code", 'class AE(nn.Module):\n'
+             '    def __init__(self, latent_dim=8):\n'
+             '        super().__init__()\n'
+             '        self.encoder = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, latent_dim))\n'
+             '        self.decoder = nn.Sequential(nn.Linear(latent_dim, 256), nn.ReLU(), nn.Linear(256, 784), nn.Sigmoid())\n\n'
+             '    def forward(self, x):\n'
+             '        return self.decoder(self.encoder(x))\n\n\n'
+             'class VAE(nn.Module):\n'
+             '    def __init__(self, latent_dim=8):\n'
+             '        super().__init__()\n'
+             '        self.latent_dim = latent_dim\n'
+             '        self.body = nn.Sequential(nn.Linear(784, 256), nn.ReLU())\n'
+             '        self.mu = nn.Linear(256, latent_dim)\n'
+             '        self.logvar = nn.Linear(256, latent_dim)\n'
+             '        self.decoder = nn.Sequential(nn.Linear(latent_dim, 256), nn.ReLU(), nn.Linear(256, 784), nn.Sigmoid())\n\n'
+             '    def encode(self, x):\n'
+             '        h = self.body(x)\n'
+             '        return self.mu(h), self.logvar(h)\n\n'
+             '    def forward(self, x):\n'
+             '        mu, logvar = self.encode(x)\n'
+             '        z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)\n'
+             '        return self.decoder(z), mu, logvar'),
+    ("code", 'def train_ae(model):\n'
+             '    opt = torch.optim.Adam(model.parameters(), lr=1e-3)\n'
+             '    for epoch in range(n_epochs):\n'
+             '        for xb in x_train[torch.randperm(len(x_train))].split(64):\n'
+             '            loss = F.binary_cross_entropy(model(xb), xb, reduction="sum") / len(xb)\n'
+             '            opt.zero_grad(); loss.backward(); opt.step()\n\n\n'
+             'def train_vae(model, beta):\n'
+             '    opt = torch.optim.Adam(model.parameters(), lr=1e-3)\n'
+             '    for epoch in range(n_epochs):\n'
+             '        for xb in x_train[torch.randperm(len(x_train))].split(64):\n'
+             '            x_hat, mu, logvar = model(xb)\n'
+             '            rec = F.binary_cross_entropy(x_hat, xb, reduction="sum") / len(xb)\n'
+             '            kl = -0.5 * torch.sum(1 + logvar - mu ** 2 - logvar.exp()) / len(xb)\n'
+             '            loss = rec + beta * kl\n'
+             '            opt.zero_grad(); loss.backward(); opt.step()\n'
+             '    print(f"beta={beta}: rec {rec.item():.1f}, kl {kl.item():.1f}")'),
+    ("code", "ae = AE()\ntrain_ae(ae)\n\nvae = VAE()\ntrain_vae(vae, beta=1.0)\n\nvae_beta10 = VAE()\ntrain_vae(vae_beta10, beta=10.0)"),
+], bugs={
+    "beta10_trained_at_beta1": ("train_vae(vae_beta10, beta=10.0)", "train_vae(vae_beta10, beta=1.0)"),
+})
+
+# 16. A conditional VAE: encode(x, y) and decode(z, y) with one-hot labels, the
+#     reparameterization inline in forward(x, y).
+shape("torch_conditional_vae", [
+    ("md", "# Conditional VAE\nCondition both the encoder and the decoder on the digit's one-hot label."),
+    ("code", TORCH_IMPORTS),
+    ("code", 'data = np.load("mnist.npz")\nx_train = torch.tensor(data["x_train"], dtype=torch.float32).view(-1, 784) / 255.0\n'
+             'y_train = F.one_hot(torch.tensor(data["y_train"], dtype=torch.long), 10).float()'),
+    ("code", 'class CVAE(nn.Module):\n'
+             '    def __init__(self, latent_dim=8, n_classes=10):\n'
+             '        super().__init__()\n'
+             '        self.latent_dim = latent_dim\n'
+             '        self.enc = nn.Sequential(nn.Linear(784 + n_classes, 256), nn.ReLU())\n'
+             '        self.fc_mu = nn.Linear(256, latent_dim)\n'
+             '        self.fc_logvar = nn.Linear(256, latent_dim)\n'
+             '        self.dec = nn.Sequential(nn.Linear(latent_dim + n_classes, 256), nn.ReLU(), nn.Linear(256, 784), nn.Sigmoid())\n\n'
+             '    def encode(self, x, y):\n'
+             '        h = self.enc(torch.cat([x.view(-1, 784), y], dim=1))\n'
+             '        return self.fc_mu(h), self.fc_logvar(h)\n\n'
+             '    def decode(self, z, y):\n'
+             '        return self.dec(torch.cat([z, y], dim=1))\n\n'
+             '    def forward(self, x, y):\n'
+             '        mu, logvar = self.encode(x, y)\n'
+             '        std = torch.exp(0.5 * logvar)\n'
+             '        z = mu + std * torch.randn_like(std)\n'
+             '        return self.decode(z, y), mu, logvar'),
+    ("code", 'epochs = 10\ncvae = CVAE()\nopt = torch.optim.Adam(cvae.parameters(), lr=1e-3)\n'
+             'for epoch in range(epochs):\n'
+             '    perm = torch.randperm(len(x_train))\n'
+             '    for idx in perm.split(64):\n'
+             '        x_hat, mu, logvar = cvae(x_train[idx], y_train[idx])\n'
+             '        rec = F.binary_cross_entropy(x_hat, x_train[idx], reduction="sum") / len(idx)\n'
+             '        kl = -0.5 * torch.sum(1 + logvar - mu ** 2 - logvar.exp()) / len(idx)\n'
+             '        opt.zero_grad(); (rec + kl).backward(); opt.step()\n'
+             '    print(epoch, rec.item(), kl.item())'),
+], bugs={
+    "std_is_exp_logvar": ("        std = torch.exp(0.5 * logvar)", "        std = torch.exp(logvar)"),
+})
+
+# 17. Losses kept as plain lists, one entry per step (losses, recon_losses, kld), no history dict.
+shape("torch_plain_list_history", [
+    ("md", "# VAE: training curves\nKeep the loss, the reconstruction term and the KL of every step, and plot them."),
+    ("code", TORCH_IMPORTS + "\nimport matplotlib.pyplot as plt"),
+    ("code", FLAT_MNIST),
+    ("code", SPLIT_VAE),
+    ("code", 'epochs = 10\nmodel = VAE()\noptimizer = torch.optim.Adam(model.parameters(), lr=1e-3)\n'
+             'losses, recon_losses, kld = [], [], []\n'
+             'for epoch in range(epochs):\n'
+             '    for xb in x_train[torch.randperm(len(x_train))].split(100):\n'
+             '        x_hat, mu, logvar = model(xb)\n'
+             '        recon = F.binary_cross_entropy(x_hat, xb, reduction="sum") / len(xb)\n'
+             '        kl = (-0.5 * (1 + logvar - mu ** 2 - logvar.exp()).sum(dim=1)).mean()\n'
+             '        loss = recon + kl\n'
+             '        optimizer.zero_grad()\n'
+             '        loss.backward()\n'
+             '        optimizer.step()\n'
+             '        losses.append(loss.item())\n'
+             '        recon_losses.append(recon.item())\n'
+             '        kld.append(kl.item())'),
+    ("code", 'plt.plot(losses, label="loss")\nplt.plot(kld, label="KL")\nplt.legend()\nplt.show()'),
+], bugs={
+    "kl_kept_summed_over_batch": ("        kld.append(kl.item())", "        kld.append(kl.item() * len(xb))"),
+})
+
+# 18. The epoch count a positional literal of a function called several times
+#     (train(100, model, ...)), each call given its own value; MSE loss, a Gaussian decoder.
+shape("torch_positional_epochs", [
+    ("md", "# Autoencoders and VAEs with a squared-error loss\nUse `train(epochs, model, loss_fn)` for every model."),
+    ("code", TORCH_IMPORTS),
+    ("code", FLAT_MNIST),
+    ("code", SPLIT_VAE + '\n\n\n'
+             'def vae_loss(out, x):\n'
+             '    x_hat, mu, logvar = out\n'
+             '    mse = F.mse_loss(x_hat, x, reduction="sum") / len(x)\n'
+             '    kl = -0.5 * torch.sum(1 + logvar - mu ** 2 - logvar.exp()) / len(x)\n'
+             '    return mse + 0.02 * kl'),
+    ("code", 'def train(epochs, model, loss_fn):\n'
+             '    opt = torch.optim.Adam(model.parameters(), lr=1e-3)\n'
+             '    history = []\n'
+             '    for epoch in range(epochs):\n'
+             '        total = 0.0\n'
+             '        for xb in x_train[torch.randperm(len(x_train))].split(64):\n'
+             '            loss = loss_fn(model(xb), xb)\n'
+             '            opt.zero_grad(); loss.backward(); opt.step()\n'
+             '            total += loss.item() * len(xb)\n'
+             '        history.append(total / len(x_train))\n'
+             '    return history'),
+    ("code", "warmup = VAE()\nwarmup_history = train(100, warmup, vae_loss)\n\nvae = VAE()\nvae_history = train(100, vae, vae_loss)"),
+], bugs={
+    "epochs_argument_ignored": ("    for epoch in range(epochs):\n        total", "    for epoch in range(3):\n        total"),
+})
+
+
 def notebook(cells: list[tuple[str, str]]) -> nbformat.NotebookNode:
     nb = nbformat.v4.new_notebook()
     nb.metadata = {"kernelspec": TORCH_KERNEL, "language_info": {"name": "python"}}
@@ -511,9 +847,9 @@ def with_bug(cells: list[tuple[str, str]], old: str, new: str) -> list[tuple[str
 
 def write_csv_subset(path: Path, count: int = 600) -> None:
     """The first ``count`` MNIST training images as CSV rows (label, 784 pixels), for shape 11."""
-    from vaegrade.reference.data import load_mnist
+    from vaegrade.reference.data import load_dataset
 
-    mnist = load_mnist()
+    mnist = load_dataset("mnist")
     rows = [",".join(map(str, [label, *image.reshape(-1)])) for label, image in zip(mnist.y_train[:count], mnist.x_train[:count])]
     path.write_text("\n".join(rows) + "\n")
 

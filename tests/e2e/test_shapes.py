@@ -30,6 +30,45 @@ EXPECTED = {
     "torch_variance_method": {"torch_variance_method": set()},
     "helpers_and_modules": {"helpers_and_modules": set()},
     "torchvision_fashion_colab": {"torchvision_fashion_colab": set()},
+    "torch_forward_inline_reparam": {"torch_forward_inline_reparam": set(),
+                                     "flawed_log_sigma_as_sigma": {"reparameterization"},
+                                     "flawed_one_eps_for_batch": {"reparameterization"}},
+    # a KL with the wrong sign makes the training diverge: the model's outputs are not finite
+    "keras_io_train_step": {"keras_io_train_step": set(), "flawed_kl_sign": {"train_step_loss", "model_interface",
+                                                                             "reconstruction"},
+                            "flawed_kl_mean_over_dims": {"train_step_loss"}},
+    # a BCE averaged over pixels weighs the KL 784 times more: the posterior collapses, reconstructions blur
+    "torch_loop_inline_loss": {"torch_loop_inline_loss": set(), "flawed_beta_ignored": {"loss"},
+                               "flawed_bce_mean_over_pixels": {"loss", "reconstruction"}},
+    "torch_loss_method_concat": {"torch_loss_method_concat": set(),
+                                 "flawed_kl_mean_over_dims": {"loss_method", "loss_in_training"}},
+    "torch_three_models": {"torch_three_models": set(), "flawed_beta10_trained_at_beta1": {"beta10_loss"}},
+    "torch_conditional_vae": {"torch_conditional_vae": set(), "flawed_std_is_exp_logvar": {"reparameterization"}},
+    "torch_plain_list_history": {"torch_plain_list_history": set(),
+                                 "flawed_kl_kept_summed_over_batch": {"training_history"}},
+    "torch_positional_epochs": {"torch_positional_epochs": set(), "flawed_epochs_argument_ignored": {"training_history"}},
+}
+
+#: (shape, notebook, check) -> what its feedback must say: the bug, named in the student's terms
+NAMED = {
+    ("torch_forward_inline_reparam", "flawed_log_sigma_as_sigma", "reparameterization"):
+        "inside `VAE.forward` (`vae`), z is mu + log_sigma * eps, not mu + exp(log_sigma) * eps",
+    ("torch_forward_inline_reparam", "flawed_one_eps_for_batch", "reparameterization"):
+        "with one eps for the whole batch",
+    ("keras_io_train_step", "flawed_kl_sign", "train_step_loss"): "the KL enters with the wrong sign",
+    ("keras_io_train_step", "flawed_kl_mean_over_dims", "train_step_loss"):
+        "the KL is averaged over the 8 latent dimensions instead of summed",
+    ("torch_loop_inline_loss", "flawed_beta_ignored", "loss"): "beta is ignored: the KL's weight is 1, not beta = 4",
+    ("torch_loop_inline_loss", "flawed_bce_mean_over_pixels", "loss"):
+        "the reconstruction is averaged over the 784 pixels instead of summed",
+    ("torch_loss_method_concat", "flawed_kl_mean_over_dims", "loss_in_training"):
+        "the KL is averaged over the 16 latent dimensions instead of summed",
+    ("torch_three_models", "flawed_beta10_trained_at_beta1", "beta10_loss"): "the KL's weight is 1, not beta = 10",
+    ("torch_conditional_vae", "flawed_std_is_exp_logvar", "reparameterization"):
+        "inside `CVAE.forward` (`cvae`), z is mu + exp(logvar) * eps, not mu + exp(logvar / 2) * eps",
+    ("torch_plain_list_history", "flawed_kl_kept_summed_over_batch", "training_history"):
+        "kept summed over each batch rather than averaged",
+    ("torch_positional_epochs", "flawed_epochs_argument_ignored", "training_history"): "one entry per epoch (2), got 3",
 }
 
 
@@ -57,6 +96,24 @@ def test_outcome(graded, shape, notebook, lost):
     assert losing == lost, messages
     if not lost:
         assert result.score == result.max_score
+
+
+@pytest.mark.parametrize("shape,notebook,check", sorted(NAMED))
+def test_the_feedback_names_the_seeded_bug(graded, shape, notebook, check):
+    _, out = graded
+    result = load_result(out[shape] / notebook)
+    message = next(c.message for c in result.checks if c.id == check)
+    assert NAMED[(shape, notebook, check)] in message, message
+
+
+def test_positional_and_per_call_parameters_and_data_controls_are_stated(graded):
+    _, out = graded
+    notes = {shape: load_result(out[shape] / shape).execution.adaptations
+             for shape in ("torch_positional_epochs", "torch_loop_inline_loss", "keras_io_train_step")}
+    assert notes["torch_positional_epochs"][:2] == ["grading parameter set in cell 6, line 2: argument 1 of `train(...)` 100 -> 1",
+                                                    "grading parameter set in cell 6, line 5: argument 1 of `train(...)` 100 -> 2"]
+    assert "every epoch stopped after 30 batches (DataLoader passes and Keras fit epochs)" in notes["torch_loop_inline_loss"]
+    assert "the test set served holds its first 500 of 10,000 images" in notes["keras_io_train_step"]
 
 
 def test_parameters_are_rewritten_and_recorded(graded):

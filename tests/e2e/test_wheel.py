@@ -48,7 +48,8 @@ def test_the_wheels_one_import_name_is_vaegrade_with_its_templates_weights_and_d
     assert {"vaegrade/templates/feedback.html.j2", "vaegrade/templates/selfcheck.html.j2",
             "vaegrade/rubrics/vae_mnist.yaml", "vaegrade/rubrics/shapes/files/lab_utils.py",
             "vaegrade/reference/assets/classifier.pt", "vaegrade/reference/assets/mnist.npz",
-            "vaegrade/reference/assets/mnist_test_statistics.npz", "vaegrade/grader/probe/kernel.py"} <= set(names)
+            "vaegrade/reference/assets/mnist_test_statistics.npz", "vaegrade/grader/probe/kernel/torch.py",
+            "vaegrade/grader/probe/kernel/record.py"} <= set(names)
 
 
 def test_installing_the_wheel_reinstalls_no_dependency_and_installs_no_grader_or_reference(wheel):

@@ -30,3 +30,21 @@ def evidence(requests: list[ProbeRequest], outputs: dict[str, dict[str, np.ndarr
 def images(pixels: np.ndarray) -> np.ndarray:
     """uint8 images (N, H, W) as a decoder returns them: (N, 1, H, W) float32 in [0, 1]."""
     return (pixels / 255.0).astype(np.float32)[:, None]
+
+
+def probed(requests: list[ProbeRequest], namespace: dict, made_in: ProbeContext | None = None) -> Evidence:
+    """The evidence of ``requests`` answered by the real kernel-side probe, run in this process on
+    the objects of ``namespace`` (as self-check runs it in a student's kernel)."""
+    import tempfile
+    from pathlib import Path
+
+    from vaegrade.grader.probe import artifacts
+    from vaegrade.grader.probe.cell import run_probe
+
+    made_in = made_in or context()
+    with tempfile.TemporaryDirectory() as folder:
+        artifacts.write_requests(Path(folder), requests, made_in.seed, made_in.framework)
+        run_probe(namespace, folder)
+        outputs = artifacts.read_outputs(Path(folder), requests)
+    return Evidence(requests={r.key: r for r in requests}, outputs=outputs, notebook=nbformat.v4.new_notebook(),
+                    context=made_in)

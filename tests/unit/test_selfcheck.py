@@ -135,3 +135,13 @@ def test_figures_are_judged_on_the_saved_notebook_when_its_path_is_known(check, 
     assert check("figures").checks[0].status == "passed"
 
 
+
+
+def test_a_loss_recorded_from_the_training_is_skipped_and_says_where_it_is_judged(tmp_path):
+    """The steps ran before self-check did: only grading (or `vaegrade check`) records them."""
+    shape = ROOT / "rubrics" / "shapes" / "torch_loop_inline_loss.yaml"
+    selfcheck = SelfCheck()
+    selfcheck.use(shape)
+    selfcheck.namespace = {}
+    loss = selfcheck("loss").checks[0]
+    assert loss.status == "skipped" and "recorded from the notebook's first cell" in loss.message

@@ -2,12 +2,12 @@
 
 
 def argument(entry, tensors):
-    """One positional argument from its layout entry: an array, a dict of arrays, arrays joined
+    """One argument from its layout entry: an array, a dict of such arguments, arrays joined
     along the last axis (a student's ``cat([mu, log_sigma])``), or a notebook object (the model)."""
     if "array" in entry:
         return tensors[entry["array"]]
     if "dict" in entry:
-        return {key: tensors[name] for key, name in entry["dict"].items()}
+        return {key: argument(value, tensors) for key, value in entry["dict"].items()}
     if "join" in entry:
         return kernel.fw.concatenate([tensors[name] for name in entry["join"]])
     return resolve(kernel.namespace, entry["object"])

@@ -1,8 +1,13 @@
 # Kernel side of the probe (see vaegrade.grader.probe.cell): this file and its neighbours are
 # compiled together in the student's kernel, never imported by the grader. Only the standard
-# library, numpy and the notebook's own framework are imported, inside functions.
+# library, numpy and the notebook's own framework are imported: the framework by its adapter's
+# loader (torch_adapter, tensorflow_adapter), into these files' shared globals.
 #
 # core: finding the student's objects (locators, walked, never evaluated) and reading outputs.
+
+import contextlib  # noqa: F401  (the adapters' context managers, in the files compiled after this one)
+
+import numpy as np
 
 
 def resolve(namespace, locator):
@@ -70,8 +75,6 @@ def select(output, selector):
 
 def numeric(fw, value, what):
     """``value`` as a float64 array; a value that is not a tensor or number is the student's error."""
-    import numpy as np
-
     if not (fw.is_tensor(value) or isinstance(value, (np.ndarray, float, int))):
         raise TypeError(f"{what} returned {type(value).__name__}, not a tensor")
     return fw.to_numpy(value)
@@ -79,24 +82,31 @@ def numeric(fw, value, what):
 
 def wrap_attribute(target, take, keep):
     """Watch a bound method (or a Keras layer's ``call``) by replacing it on its object for as long
-    as the returned function is not called; ``keep`` gets its output or its positional arguments."""
+    as the returned function is not called; ``keep`` gets its output or its positional arguments.
+    A method may be watched several times (each wrapper calls the one before it); stop them in
+    the reverse order (a wrapper stopped out of order only passes calls through)."""
     owner = getattr(target, "__self__", None)
     if owner is None:
         raise TypeError(f"{target!r} is neither a model part nor a method of one: it cannot be watched")
     name = target.__name__
     original = owner.__dict__.get(name)
+    active = [True]
 
     def watched(*args, **kwargs):
-        if take == "input":
+        if take == "input" and active[0]:
             keep(list(args))
         result = target(*args, **kwargs)
-        if take == "output":
+        if take == "output" and active[0]:
             keep(result)
         return result
 
+    watched.__self__, watched.__name__ = owner, name
     setattr(owner, name, watched)
 
     def restore():
+        active[0] = False
+        if owner.__dict__.get(name) is not watched:
+            return
         if original is None:
             delattr(owner, name)
         else:

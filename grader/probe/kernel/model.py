@@ -12,17 +12,19 @@ def model_parts(model):
 
 
 def conditioned(function, labels):
-    """``function`` with the labels of a conditional model passed after its input (None: unchanged)."""
+    """``function`` with a conditional model's labels (an array, as the grader chose them) passed
+    after its input, as the framework's tensor; None: ``function`` unchanged."""
     if labels is None:
         return function
-    return lambda x: function(x, labels)
+    tensor = kernel.fw.labels(labels)
+    return lambda x: function(x, tensor)
 
 
 def run_encode(encode, model, x, labels=None):
     """(mu, scale) of images ``x`` (N, ...) in the model's layout; scale None for an encoder that
     gives mu alone. Both as the encoder gives them, extra singleton axes and all."""
     fw = kernel.fw
-    output = fw.call_model(conditioned(encode, fw.labels(labels)), fw.tensor(x.reshape((len(x), *model["layout"]))))
+    output = fw.call_model(conditioned(encode, labels), fw.tensor(x.reshape((len(x), *model["layout"]))))
     choice = model["encode"]["select"]
     if choice.get("split"):
         both = fw.to_numpy(output)
@@ -35,7 +37,7 @@ def run_encode(encode, model, x, labels=None):
 
 def run_decode(decode, model, z, labels=None):
     fw = kernel.fw
-    output = fw.call_model(conditioned(decode, fw.labels(labels)), fw.tensor(z.astype("float32")))
+    output = fw.call_model(conditioned(decode, labels), fw.tensor(z.astype("float32")))
     return numeric(fw, select(output, model["decode"]["output"]), "decode")
 
 

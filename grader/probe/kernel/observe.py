@@ -27,17 +27,18 @@ def watching(points, captured):
     return stops
 
 
-def observed_pass(run, x, points):
-    """One call of ``run(x)`` with the points captured: the captured tensors (before halving), and
-    the gradients of sum(z) w.r.t. the mu and scale tensors that flowed into it."""
+def observed_pass(run, x, labels, points):
+    """One call of ``run(x)`` (``run(x, labels)`` for a conditional model) with the points
+    captured: the captured tensors (before halving), and the gradients of sum(z) w.r.t. the mu
+    and scale tensors that flowed into it."""
     fw, captured = kernel.fw, {}
     stops = watching(points, captured)
     try:
         with fw.taped() as tape:
-            fw.call_training(run, x)
+            fw.call_training(conditioned(run, labels), x)
             tensors = {role: part(captured[role], point) for role, point in points.items() if role in captured}
     finally:
-        for stop in stops:
+        for stop in reversed(stops):
             stop()
     missing = [role for role in points if role not in tensors]
     if missing:
@@ -66,7 +67,7 @@ def kind_forward(request, inputs):
     arrays = {"runs": np.array(running(run))}
     with fw.modes([run] + [resolve(kernel.namespace, p["at"]) for p in points.values()], training=True):
         for index in range(2):
-            tensors, grads = observed_pass(run, x, points)
+            tensors, grads = observed_pass(run, x, inputs.get("labels"), points)
             suffix = "" if index == 0 else "_2"
             for role, tensor in tensors.items():
                 arrays[role + suffix] = halved(fw, fw.to_numpy(tensor), points[role])
@@ -87,21 +88,22 @@ def step_arrays(steps):
 
 
 def kind_training_step(request, inputs):
-    """The student's training step (``model.train_step(batch)``) called on the grader's batches,
-    eagerly, with the loss it differentiates and the tensors of its forward pass captured; the
-    model's weights and its optimizer's state are put back after every step."""
+    """The student's training step (``model.train_step(batch)``; a conditional model's gets
+    ``(images, labels)``) called on the grader's batches, eagerly, with the loss it
+    differentiates and the tensors of its forward pass captured; the model's weights and its
+    optimizer's state are put back after every step."""
     fw, points = kernel.fw, request["points"]
     run = resolve(kernel.namespace, request["run"])
-    images = inputs["images"]
+    images, labels = inputs["images"], inputs.get("labels")
     size = request["batch_size"]
     recorder = Recorder(fw, {"points": points, "keep": len(images) // size}, attached=True)
     with fw.restored(getattr(run, "__self__", run)), fw.recording(recorder):
         for start in range(0, len(images) - size + 1, size):
-            batch = images[start:start + size]
-            fw.call_step(run, fw.tensor(batch.reshape((len(batch), *request["model"]["layout"]))))
+            batch = fw.tensor(images[start:start + size].reshape((-1, *request["model"]["layout"])))
+            fw.call_step(run, batch if labels is None else (batch, fw.labels(labels[start:start + size])))
     recorder.close()
     if not recorder.steps:
-        raise LookupError("the training step never differentiated a loss the grader could see")
+        raise LookupError(recorder.why_empty())
     return step_arrays(recorder.steps)
 
 

@@ -5,20 +5,39 @@
 
 
 class Recorder:
-    """Keeps the last ``spec["keep"]`` steps: each step's loss and the tensors the capture points
-    saw during the forward pass before it. Attaches to the model the first time a loss is
-    differentiated once the points can be found in ``namespace`` (the model may not exist yet
-    when recording starts)."""
+    """Keeps ``spec["keep"]`` finite steps, the first half of them and the last: each step's loss
+    and the tensors the capture points saw during the forward pass before it (early and late
+    steps weigh the loss's terms differently, which the identification needs; a training that
+    diverges keeps the steps before it did). Attaches to the model the first time a loss is differentiated once the
+    points can be found in ``namespace`` (the model may not exist yet when recording starts),
+    and again, starting over, when the notebook binds their names to new objects (``model =
+    VAE()`` for a second run)."""
 
     def __init__(self, fw, spec, namespace=None, attached=False):
         import collections
 
         self.fw, self.spec, self.namespace = fw, spec, namespace
-        self.steps = collections.deque(maxlen=spec["keep"])
+        self.first, self.last = [], collections.deque(maxlen=spec["keep"] - spec["keep"] // 2)
         self.current, self.stops, self.problem = {}, [], None
-        self.seen = 0
+        self.seen, self.diverged, self.roots = 0, 0, None
         if attached:
             self.attach(kernel.namespace)
+
+    def bound(self, namespace):
+        """The objects the points' names are bound to now (their identities)."""
+        return [id(namespace.get(steps[0]["name"])) for point in self.spec["points"].values()
+                for steps in point["at"].get("paths") or []]
+
+    def follow(self, namespace):
+        """Attach, or attach again when the points' names were bound to new objects."""
+        roots = self.bound(namespace)
+        if self.stops and roots == self.roots:
+            return
+        self.close()
+        self.first = []
+        self.last.clear()
+        self.attach(namespace)
+        self.roots, self.problem = roots, None
 
     def attach(self, namespace):
         for role, point in self.spec["points"].items():
@@ -31,13 +50,21 @@ class Recorder:
     def on_loss(self, target):
         try:
             self.seen += 1
-            if not self.stops and self.namespace is not None:
-                self.attach(self.namespace)
+            if self.namespace is not None:
+                self.follow(self.namespace)
             if self.fw.is_concrete(target) and all(role in self.current for role in self.spec["points"]):
-                self.steps.append(self.step(target))
-        except Exception as exc:  # the student's training goes on, whatever happens here
+                step = self.step(target)
+                if all(np.isfinite(value).all() for value in step.values()):
+                    (self.first if len(self.first) < self.spec["keep"] // 2 else self.last).append(step)
+                else:
+                    self.diverged += 1
+        except Exception as exc:  # noqa: BLE001 (the student's training goes on, whatever happens here)
             self.problem = f"{type(exc).__name__}: {exc}"
         self.current = {}
+
+    @property
+    def steps(self):
+        return self.first + list(self.last)
 
     def step(self, loss):
         step = {"loss": float(self.fw.to_numpy(loss).reshape(-1)[0])}
@@ -46,7 +73,7 @@ class Recorder:
         return step
 
     def close(self):
-        for stop in self.stops:
+        for stop in reversed(self.stops):
             stop()
         self.stops = []
 
@@ -55,6 +82,8 @@ class Recorder:
             return f"the training steps could not be recorded: {self.problem}"
         if not self.seen:
             return "no loss was ever differentiated (no backward() or tape.gradient() ran)"
+        if self.diverged:
+            return f"every one of the {self.diverged} training steps recorded had a loss or tensors that are not finite"
         names = ", ".join(point["name"] for point in self.spec["points"].values())
         return f"{self.seen} losses were differentiated, none after a forward pass through {names}"
 
@@ -69,6 +98,7 @@ def start_recording(framework, namespace, records):
     fw = ADAPTERS[framework]()
     recorders = {key: Recorder(fw, spec, namespace) for key, spec in records.items()}
     fw.on_loss(lambda target: [recorder.on_loss(target) for recorder in recorders.values()])
+    fw.observable_training()
     module = types.ModuleType("_vaegrade_recording")
     module.recorders = recorders
     sys.modules[module.__name__] = module

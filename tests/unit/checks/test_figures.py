@@ -51,3 +51,15 @@ def test_a_figure_the_graders_own_cell_drew_earns_nothing():
     grader_cell.metadata["tags"].append("reconstructions")
     grader_cell.outputs = [nbformat.v4.new_output("display_data", data=PNG)]
     assert judged(CHECK, [grader_cell, drawn("# samples from the prior\nplt.show()")])[0] == 0.5
+
+
+def test_a_figure_is_found_by_the_function_its_cell_calls_by_its_code_or_by_its_position():
+    by_code = FiguresCheck(id="f", title="F", points=10, required=[
+        {"title": "samples", "calls": "show_grid"}, {"title": "curve", "code": r"plt\.plot\(.*loss"},
+        {"title": "second figure", "index": 2}])
+    cells = [drawn("%matplotlib inline\nimages = decode(z)\nutils.show_grid(images, nrow=8)"),
+             drawn("plt.plot(history['loss'])\nplt.show()")]
+    assert judged(by_code, cells) == (1.0, "all figures present")
+    fraction, message = judged(by_code, [drawn("show_grid_later = 1", image=False), drawn("plt.plot(kl_loss)")])
+    assert round(fraction, 6) == round(1 / 3, 6) and "samples (no image in a cell calling `show_grid`" in message
+    assert "second figure (no image in the notebook's figure 2)" in message

@@ -36,7 +36,8 @@ def test_a_dict_argument_is_laid_out_key_by_key(mnist):
                          call=["x", {"fields": {"rec": "x_hat", "mu": "mu", "log_sigma": {"arg": "logvar", "as": "log_sigma"}}}],
                          cases=[{"B": 2, "D": 3}], output_shape=[], grad=["x_hat", "mu", "logvar"])
     (request,) = loss.probes(context())
-    assert request.args == [{"array": "arg0"}, {"dict": {"rec": "arg1.rec", "mu": "arg1.mu", "log_sigma": "arg1.log_sigma"}}]
+    assert request.args == [{"array": "arg0"}, {"dict": {"rec": {"array": "arg1.rec"}, "mu": {"array": "arg1.mu"},
+                                                          "log_sigma": {"array": "arg1.log_sigma"}}}]
     assert request.grad == ["arg1.rec", "arg1.mu", "arg1.log_sigma"]
     assert request.inputs["arg1.log_sigma"] == pytest.approx(request.inputs["logvar"] / 2)
     assert loss.describe_array(loss.args, "arg1.log_sigma") == "logvar as log_sigma (['log_sigma'] of argument 2)"

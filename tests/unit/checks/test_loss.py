@@ -66,6 +66,11 @@ CONVENTIONS = {
              "the assignment asks for"]),
     "summed_over_the_batch": (lambda x, o, m, lv: bce(x, o) + BETA * kl_per_example(m, lv).sum(),
                               ["the loss is summed over the batch instead of averaged"]),
+    "no_reconstruction": (lambda x, o, m, lv: BETA * kl_per_example(m, lv).mean(), ["there is no reconstruction term"]),
+    "reconstruction_weighted": (lambda x, o, m, lv: 0.3 * bce(x, o) / len(x) + BETA * kl_per_example(m, lv).mean(),
+                                ["the reconstruction term is weighted by 0.3"]),
+    "kl_weighted_otherwise": (lambda x, o, m, lv: bce(x, o) / len(x) + 2.5 * kl_per_example(m, lv).mean(),
+                              ["the KL is weighted by 2.5, where beta = 4 is expected"]),
 }
 
 
@@ -75,6 +80,19 @@ def test_each_convention_and_departure_is_named(convention):
     found = identify(losses(student), "probabilities", "logvar", BETA, EXPECTED)
     assert found is not None and found.residual < 1e-4, convention
     assert found.departures == said, found.describe()
+
+
+def test_a_training_that_diverges_is_still_read_from_its_early_and_late_steps():
+    """The KL's wrong sign drives the posterior away: late steps' KL dwarfs the reconstruction."""
+    def diverging(step: int):
+        x, logits, mu, logvar = tensors(step)
+        growth = 1.0 if step < 3 else 10.0 ** (step - 2)
+        mu, logvar = mu * growth, logvar + np.log(growth)
+        out = torch.sigmoid(logits)
+        loss = CONVENTIONS["kl_sign"][0](x, out, mu, logvar)
+        return Step(float(loss), x.numpy(), out.numpy(), mu.numpy(), logvar.numpy())
+    found = identify([diverging(step) for step in range(6)], "probabilities", "logvar", BETA, EXPECTED)
+    assert found is not None and found.departures == CONVENTIONS["kl_sign"][1], found.describe()
 
 
 def test_logits_a_log_sigma_scale_and_a_keras_style_mean_are_read_in_the_students_terms():

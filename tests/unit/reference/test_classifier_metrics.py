@@ -18,8 +18,14 @@ def test_images(mnist):
     return images_to_tensor(mnist.x_test)
 
 
-def test_classifier_reaches_99_3_percent_on_the_10k_test_images(mnist, test_images):
-    probs, features = classifier.classify(test_images)
+@pytest.fixture(scope="module")
+def judged(test_images):
+    """The judge's (probs, features) of the 10,000 MNIST test images, computed once for the tests below."""
+    return classifier.classify(test_images)
+
+
+def test_classifier_reaches_99_3_percent_on_the_10k_test_images(mnist, judged):
+    probs, features = judged
     accuracy = (probs.argmax(1).numpy() == mnist.y_test).mean()
     assert accuracy >= 0.993, accuracy
     assert features.shape == (10000, classifier.FEATURE_DIM)
@@ -57,8 +63,8 @@ def test_tampered_weights_are_refused(tmp_path, monkeypatch):
         classifier.load_classifier.cache_clear()
 
 
-def test_metrics_of_real_test_images(test_images):
-    quality = sample_quality(test_images)
+def test_metrics_of_real_test_images(judged):
+    quality = quality_from_classifier(*judged)
     assert quality.inception_score > 9.8
     assert quality.class_entropy == pytest.approx(math.log(10), abs=0.01)
     assert quality.classes_covered == 10 and quality.confidence > 0.99
@@ -137,12 +143,14 @@ def test_shipped_test_set_statistics_record_the_current_judge_and_data(dataset):
         assert shipped["mu"].shape == (128,) and shipped["sigma"].shape == (128, 128)
 
 
-@pytest.mark.parametrize("dataset", ["mnist"])  # Fashion-MNIST's file is written by the same function
-def test_shipped_test_set_statistics_are_the_judges_own(dataset, tmp_path, monkeypatch):
-    """The shipped feature statistics equal a fresh computation; stale ones (another judge) are not used."""
+def test_shipped_test_set_statistics_are_the_judges_own(judged, tmp_path, monkeypatch):
+    """The shipped feature statistics equal a fresh computation (the judge's features of the test
+    images: what ``computed_test_set_statistics`` computes); stale ones (another judge) are not
+    used. Fashion-MNIST's file is written by the same function."""
     from vaegrade.reference import metrics
 
-    mu, sigma = metrics.computed_test_set_statistics(dataset)
+    dataset = "mnist"
+    mu, sigma = metrics.feature_statistics(judged[1])
     with np.load(metrics.statistics_path(dataset)) as shipped:
         # float32 features differ in their last bits across CPUs (SIMD paths): 1e-6 of the covariance's
         # scale (its diagonal is about 0.9), which moves a Frechet distance by less than 1e-4
@@ -150,6 +158,7 @@ def test_shipped_test_set_statistics_are_the_judges_own(dataset, tmp_path, monke
         np.testing.assert_allclose(shipped["sigma"], sigma, rtol=1e-5, atol=1e-6)
         stale = dict(shipped) | {"classifier_sha256": np.array("0" * 64), "mu": shipped["mu"] + 1}
     monkeypatch.setattr(metrics, "ASSETS", tmp_path)
+    monkeypatch.setattr(metrics, "computed_test_set_statistics", lambda name: (mu, sigma))  # computed above
     np.savez(tmp_path / f"{dataset}_test_statistics.npz", **stale)
     metrics.test_set_statistics.cache_clear()
     try:

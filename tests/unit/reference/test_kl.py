@@ -31,6 +31,8 @@ def test_normal_std_matches_torch_distributions():
     expected = D.kl_divergence(D.Normal(mu, (0.5 * logvar).exp()), D.Normal(0.0, 1.0)).sum(-1)
     assert kl.kl_normal_std(mu, logvar).shape == (B,)
     torch.testing.assert_close(kl.kl_normal_std(mu, logvar), expected)
+    per_dimension = D.kl_divergence(D.Normal(mu, (0.5 * logvar).exp()), D.Normal(0.0, 1.0))
+    torch.testing.assert_close(kl.kl_normal_std_per_dimension(mu, logvar), per_dimension)
 
 
 def test_normal_general_matches_torch_distributions_and_reduces_to_std():

@@ -52,6 +52,9 @@ def test_negative_elbo_convention_sum_over_pixels_and_dims_mean_over_batch():
     torch.testing.assert_close(losses.negative_elbo(x, x_hat, mu, logvar, beta=3.0), per_example_bce + 3.0 * kl)
     assert losses.bernoulli_reconstruction(x, x_hat).shape == (6,)
     torch.testing.assert_close(losses.gaussian_reconstruction(x, x_hat), ((x - x_hat) ** 2).flatten(1).sum(1))
+    torch.testing.assert_close(losses.gaussian_reconstruction(x, x_hat, pixels="mean").mean(), F.mse_loss(x_hat, x))
+    per_example_mse = F.mse_loss(x_hat, x, reduction="sum") / 6
+    torch.testing.assert_close(losses.negative_elbo(x, x_hat, mu, logvar, reconstruction="gaussian"), per_example_mse + kl)
 
 
 def test_reference_vae_and_ae_learn_on_real_mnist(mnist):

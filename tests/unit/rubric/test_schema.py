@@ -166,6 +166,8 @@ def mutated_shape(tmp_path: Path, rubric: str, old: str, new: str) -> Path:
     ("keras_functional.yaml", "framework: tensorflow", "framework: jax", "Input should be 'torch' or 'tensorflow'"),
     ("tf_keras_subclassed.yaml", "dataset: fashion_mnist", "dataset: cifar10", "Input should be 'mnist' or 'fashion_mnist'"),
     ("helpers_and_modules.yaml", "files/lab_utils.py", "files/lab_util.py", "is not a file beside the rubric"),
+    ("helpers_and_modules.yaml", "to: data/mnist/train.csv", "to: ../train.csv",
+     "is not a plain relative path inside the working directory"),
     ("keras_functional.yaml", "keys: {loss: loss, recon: reconstruction_loss, kl: kl_loss}", "keys: {loss: loss}",
      "keys must map each of"),
     ("torchvision_fashion_colab.yaml", 'comment: "samples from the prior"', 'comment: "samples from (the prior"',

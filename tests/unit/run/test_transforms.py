@@ -11,8 +11,10 @@ import pytest
 from tests.conftest import ROOT
 from vaegrade.grader.errors import ArtifactError
 from vaegrade.grader.probe import artifacts
+from vaegrade.grader.rubric.schema import Parameter
 from vaegrade.grader.run import transforms
-from vaegrade.grader.run.source import Targets, rewrite_parameters
+from vaegrade.grader.run.prepare import targets as parameter_targets
+from vaegrade.grader.run.source import rewrite_parameters
 from vaegrade.grader.run.transforms import is_injected, strip_reserved
 
 HANDOUT = ROOT / "submissions" / "vae_mnist" / "handout.ipynb"
@@ -45,7 +47,7 @@ def test_untagged_parameters_are_rewritten_where_the_notebook_sets_them():
         nbformat.v4.new_code_cell("!pip install torchvision\nnum_epochs = 30  # as in the handout\nprint(num_epochs)"),
         nbformat.v4.new_code_cell("def train(model, epochs=10):\n    pass\nhist = vae.fit(x, epochs=30, batch_size=128)"),
     ])
-    targets = Targets(names={"epochs": 2, "num_epochs": 2}, keywords={("fit", "epochs"): 2})
+    targets = parameter_targets({"epochs": Parameter(value=2, names=["num_epochs"], keywords=["fit.epochs"])})
     prepared, tagged, rewrites = transforms.set_parameters(nb, {"epochs": 2}, targets)
     assert not tagged and len(prepared.cells) == 3
     assert prepared.cells[1].source == "!pip install torchvision\nnum_epochs = 2  # as in the handout\nprint(num_epochs)"
@@ -56,7 +58,7 @@ def test_untagged_parameters_are_rewritten_where_the_notebook_sets_them():
 
 def test_untagged_notebook_without_the_names_gets_the_values_first():
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("for epoch in range(3): pass")])
-    prepared, tagged, rewrites = transforms.set_parameters(nb, {"epochs": 2}, Targets(names={"epochs": 2}))
+    prepared, tagged, rewrites = transforms.set_parameters(nb, {"epochs": 2}, parameter_targets({"epochs": Parameter(value=2)}))
     assert not tagged and rewrites == [] and prepared.cells[0].source.endswith("epochs = 2")
 
 
@@ -99,7 +101,7 @@ def test_manifest_errors_become_probe_outputs(tmp_path):
 def test_parameters_in_configs_are_rewritten_only_where_they_are_numbers():
     source = ('config = {"epochs": 30, "history": []}\nargs.epochs = 20\ncfg["epochs"] = 10\nepochs, lr = 5, 1e-3\n'
               'log = {"epochs": []}\nlog["epochs"] = []\nself_epochs = 3')
-    rewritten, notes = rewrite_parameters(source, Targets(names={"epochs": 2}))
+    rewritten, notes = rewrite_parameters(source, parameter_targets({"epochs": Parameter(value=2)}))
     assert rewritten == ('config = {"epochs": 2, "history": []}\nargs.epochs = 2\ncfg["epochs"] = 2\nepochs, lr = 2, 1e-3\n'
                          'log = {"epochs": []}\nlog["epochs"] = []\nself_epochs = 3')
     assert len(notes) == 4 and notes[0] == "line 1: the dict entry 'epochs' 30 -> 2"
@@ -118,9 +120,25 @@ def test_parameters_in_configs_are_rewritten_only_where_they_are_numbers():
 ])
 def test_epoch_loops_over_a_literal_range_run_the_grading_count(loop, rewritten):
     source = f"{loop}\n    train_one_epoch()"
-    result, notes = rewrite_parameters(source, Targets(loops={"epoch": 2}))
+    result, notes = rewrite_parameters(source, parameter_targets({"epochs": Parameter(value=2, loops=["epoch"])}))
     assert result == f"{rewritten}\n    train_one_epoch()"
     assert len(notes) == (loop != rewritten)
+
+
+def test_positional_literals_are_rewritten_and_per_call_values_taken_in_notebook_order():
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("ae_losses = train(100, ae, loader)\nvae_losses = train(100, vae, loader, beta=1)"),
+        nbformat.v4.new_code_cell("for beta in betas:\n    train(n_epochs, models[beta], loader)\ntrain(100, tuned, loader)"),
+    ])
+    spec = Parameter(value=3, positions=["train.0"], per_call=[1, 2])
+    prepared, _, rewrites = transforms.set_parameters(nb, {"epochs": 3}, parameter_targets({"epochs": spec}))
+    assert prepared.cells[0].source == "ae_losses = train(1, ae, loader)\nvae_losses = train(2, vae, loader, beta=1)"
+    assert prepared.cells[1].source.endswith("train(n_epochs, models[beta], loader)\ntrain(2, tuned, loader)")
+    assert rewrites[0] == "cell 1, line 1: argument 1 of `train(...)` 100 -> 1" and len(rewrites) == 3
+    with pytest.raises(ValueError, match="not function.index"):
+        Parameter(value=3, positions=["train"])
+    with pytest.raises(ValueError, match="must be an int"):
+        Parameter(value=3, loops=["epoch"], per_call=[1.5])
 
 
 def test_forged_grader_markers_are_stripped_and_reported():
