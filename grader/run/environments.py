@@ -81,8 +81,13 @@ def environment_key(packages: list[str]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def ensure_environment(packages: list[str], log=print) -> KernelEnvironment:  # noqa: ANN001 (a print-like callable)
-    """The environment for ``packages``, built first if it is not cached.
+def _progress(message: str) -> None:
+    """A building environment's progress, on stderr: a command's output stays its results."""
+    print(message, file=sys.stderr, flush=True)
+
+
+def ensure_environment(packages: list[str], log=_progress) -> KernelEnvironment:  # noqa: ANN001 (a print-like callable)
+    """The environment for ``packages``, built first if it is not cached (its progress told by ``log``).
 
     Raises:
         EnvironmentBuildError: ``venv`` or ``pip install`` failed (a package name that does not
