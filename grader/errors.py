@@ -8,7 +8,8 @@
     ├── ArtifactError         a probe artifact is missing, unsafe or malformed (path)
     ├── SandboxUnavailable    student code cannot be sandboxed here (vaegrade.grader.run.isolation)
     ├── NoSlot                every sandbox slot is leased (vaegrade.grader.run.slots)
-    ├── EnvironmentBuildError a rubric's kernel environment cannot be built (vaegrade.grader.run.environments)
+    ├── EnvironmentBuildError a rubric's kernel environment cannot be built, or a package of it does not import
+    │                         (vaegrade.grader.run.environments, vaegrade.grader.run.smoke)
     ├── ClusterUnavailable    no Dask cluster, or no worker of it, can grade (vaegrade.grader.batch.workers)
     └── Lost                  a worker died on every attempt at a submission (vaegrade.grader.batch.workers)
 

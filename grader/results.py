@@ -85,7 +85,8 @@ class CellError(BaseModel):
         return f"{where} raised {self.ename}: {self.evalue}"
 
 
-ExecutionStatus = Literal["completed", "cell_error", "timeout", "kernel_died", "kernel_failed"]
+#: ``tensorflow_1``: the notebook is TensorFlow 1.x graph code and did not run (no supported Python runs TF 1.x).
+ExecutionStatus = Literal["completed", "cell_error", "timeout", "kernel_died", "kernel_failed", "tensorflow_1"]
 
 
 class ExecutionReport(BaseModel):

@@ -4,7 +4,8 @@ The folder holds ``assignment.yaml`` (:class:`Assignment`: where the rubric, the
 solution, the sample submissions, their golden outcomes and the calibration file are). Items,
 one verdict line each:
 
-1. ``rubric``: the manifest and the rubric load.
+1. ``rubric``: the manifest and the rubric load; ``environment`` (a rubric with packages): the
+   kernel environment builds and every listed package imports in a kernel (:mod:`vaegrade.grader.run.smoke`).
 2. ``solution``: the reference solution earns full marks.
 3. ``sample <name>``: every notebook in ``samples`` scores as the golden file says, check by
    check (a ``partial`` within one point, since partial credit moves a little across machines),
@@ -40,7 +41,9 @@ from vaegrade.grader.errors import RubricError
 from vaegrade.grader.results import SubmissionResult
 from vaegrade.grader.rubric.public import find_leaks, hidden_needles, public_view
 from vaegrade.grader.rubric.schema import Rubric, load_rubric
+from vaegrade.grader.run.environments import EnvironmentBuildError
 from vaegrade.grader.run.isolation import IsolationMode
+from vaegrade.grader.run.smoke import ready_environment
 from vaegrade.grader.run.submissions import find_submissions
 
 MANIFEST = "assignment.yaml"
@@ -130,6 +133,15 @@ def validate(folder: Path, out: Path, isolation: IsolationMode = "none", jobs: i
     hidden = [check.id for check in rubric.hidden_checks()]
     yield Verdict("rubric", True, f"{rubric.name}: {len(rubric.checks)} checks, {rubric.max_score:g} points; "
                                   f"{len(public.checks)} public, {len(hidden)} hidden ({', '.join(hidden) or 'none'})")
+    try:
+        kernel = ready_environment(rubric, isolation)
+    except EnvironmentBuildError as exc:
+        yield Verdict("environment", False, str(exc))
+        return
+    if kernel.prefix is not None:
+        info = kernel.info()
+        yield Verdict("environment", True, f"{', '.join(kernel.packages)}: imported in a kernel "
+                                           f"({info['size_mb']} MB over the grader's, built in {info['build_seconds']} s)")
     submissions = find_submissions([folder / assignment.samples])
     results = {r.submission: r for r in grade_submissions(submissions, rubric, out, jobs, isolation, selfcheck=True)}
     if update_golden:

@@ -18,7 +18,7 @@ from vaegrade.grader.publish.overrides import load_overrides
 from vaegrade.grader.results import check_lines
 from vaegrade.grader.rubric.public import find_public_rubric, load_public
 from vaegrade.grader.rubric.schema import Rubric, load_rubric
-from vaegrade.grader.run.environments import ensure_environment
+from vaegrade.grader.run.smoke import ready_environment
 from vaegrade.grader.run.grade import grade_submission, locate_report
 from vaegrade.grader.run.isolation import ISOLATORS
 from vaegrade.grader.run.submissions import CHECK_FOLDER, Submission, find_submissions
@@ -54,7 +54,7 @@ def _grade(args: argparse.Namespace) -> int:
         if ISOLATORS[args.isolation].warning:
             print(f"vaegrade: WARNING: {ISOLATORS[args.isolation].warning}", file=sys.stderr)
         if args.scheduler is None:  # built once, before any local worker needs it (remote ones build their own)
-            ensure_environment(rubric.environment.packages)
+            ready_environment(rubric, args.isolation)
         mode = progress.choose_mode(args.json, args.quiet)
         for message in getattr(executor, "refused", {}).values():
             print(f"vaegrade: WARNING: {message}", file=sys.stderr)
@@ -95,7 +95,7 @@ def _check(args: argparse.Namespace) -> int:
     submission = locate_report(Submission(args.notebook.stem, args.notebook), rubric)
     out = args.out or args.notebook.resolve().parent / CHECK_FOLDER
     ISOLATORS[args.isolation].check_available(rubric.execution)
-    ensure_environment(rubric.environment.packages)
+    ready_environment(rubric, args.isolation)
     print(f"running {args.notebook} as the grader would, then the public checks of {rubric_path} "
           f"({ISOLATORS[args.isolation].where})", flush=True)
     row = grade_submission(submission, rubric, out, args.isolation)
@@ -117,7 +117,7 @@ def _check(args: argparse.Namespace) -> int:
 def _calibrate(args: argparse.Namespace) -> int:
     rubric = load_rubric(args.rubric)
     ISOLATORS[args.isolation].check_available(rubric.execution)
-    ensure_environment(rubric.environment.packages)
+    ready_environment(rubric, args.isolation)
     calibration = calibrate.calibrate(rubric, args.notebook, args.runs, args.out, args.isolation, args.rubric)
     print(calibrate.describe(calibration))
     return 0

@@ -16,7 +16,7 @@ from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, Literal, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from vaegrade.grader.checks import CHECK_TYPES
 from vaegrade.grader.checks.base import ProbeContext
@@ -105,14 +105,34 @@ class HandoutFile(BaseModel):
         return self
 
 
+#: Variables the grader sets for every kernel (isolation, reproducibility), which a rubric cannot change.
+RESERVED_VARIABLES = frozenset({"PATH", "HOME", "USER", "LOGNAME", "LANG", "MPLCONFIGDIR", "OMP_NUM_THREADS",
+                                "MKL_NUM_THREADS", "CUDA_VISIBLE_DEVICES", "PYDEVD_DISABLE_FILE_VALIDATION"})
+
+
 class KernelEnvironment(BaseModel):
     """The kernel's packages beyond the grader's own (torch, numpy, matplotlib, ipykernel):
-    pip requirement strings, installed once into an environment cached by this list (see
-    :mod:`vaegrade.grader.run.environments`). Empty: the kernel runs in the grader's own environment."""
+    pip requirement strings, installed once into an environment layered over the grader's (see
+    :mod:`vaegrade.grader.run.environments`; empty: the grader's own environment), and the
+    kernel's environment ``variables`` (names the grader sets itself are refused)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    packages: list[str] = Field(default_factory=list, description="pip requirements, e.g. tensorflow-cpu==2.21.*")
+    packages: list[str] = Field(default_factory=list, description="pip requirements, over the grader's CPU torch "
+                                "and kernel runtime", examples=[["torchvision", "pandas", "tqdm"]])
+    variables: dict[str, str] = Field(default_factory=dict, description="environment variables of the kernel, e.g. "
+                                      "for Keras 2 notebooks (tf-keras; `import keras` is then tf_keras)",
+                                      examples=[{"TF_USE_LEGACY_KERAS": "1"}])
+
+    @field_validator("variables")
+    @classmethod
+    def _own_names(cls, variables: dict[str, str]) -> dict[str, str]:
+        for name in variables:
+            if not name.isidentifier() or name.upper() != name:
+                raise ValueError(f"`{name}` is not an environment variable's name (upper case, digits, underscores)")
+            if name in RESERVED_VARIABLES or name.startswith(("VAEGRADE", "LD_", "PYTHON")):
+                raise ValueError(f"`{name}` is set by the grader itself (its sandbox, threads and seeds); it cannot be changed")
+        return variables
 
 
 class DataSpec(BaseModel):

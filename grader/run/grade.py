@@ -62,7 +62,7 @@ def grade_submission(submission: Submission, rubric: Rubric, out: Path, isolatio
     if not rubric.checks:  # a rubric with written questions only: nothing to run
         return Row(written_result(submission.name, rubric, *_report_checks(submission, rubric, notebook, None)), npz({}))
 
-    kernel = ensure_environment(rubric.environment.packages)
+    kernel = ensure_environment(rubric.environment.packages, rubric.environment.variables)
     cleared, forged = transforms.strip_reserved(transforms.clear_outputs(notebook))
     prepared = prepare(cleared, rubric)  # these two before the thread below: ast.parse is not thread-safe
     public = public_yaml(rubric) if selfcheck else None  # (CPython gh-106905), and both parse with it
@@ -77,7 +77,12 @@ def grade_submission(submission: Submission, rubric: Rubric, out: Path, isolatio
         report.warnings.append("no cell is tagged `parameters` and none of the parameters' names were found: "
                                "the grading parameters were set before your cells")
     _trim_log(destination / "kernel.log")
-    missing_package = _missing_package(report)
+    if prepared.tensorflow_1 and report.status != "completed":
+        report.status = "tensorflow_1"
+        report.message = (f"written for TensorFlow 1.x ({', '.join(prepared.tensorflow_1[:3])}), which no supported Python "
+                          f"runs; here {report.message}. "
+                          f"Grade it by hand (a manual grade) or ask for a TensorFlow 2 port")
+    missing_package = report.status != "tensorflow_1" and _missing_package(report)
     if missing_package:
         report.message = (f"the grading environment lacks the package `{missing_package}` that the notebook imports: "
                           f"add it to the rubric's `environment: packages:` list and grade again (not the student's fault)")

@@ -101,8 +101,10 @@ class Isolator:
         """The kernel's environment variables: thread counts and the hash seed fixed for
         reproducibility, TensorFlow's start-up chatter silenced, no GPU, the notebook's own self-check
         calls skipped (:data:`vaegrade.grader.probe.cell.GRADING_VARIABLE`), ``PATH`` starting with
-        the kernel environment's ``bin`` (see the subclasses for the rest)."""
-        return {"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads), "PYTHONHASHSEED": str(seed),
+        the kernel environment's ``bin``, and that environment's own variables
+        (:meth:`KernelEnvironment.kernel_variables`: the rubric's, where the grader's packages are;
+        see the subclasses for the rest)."""
+        return {**self.kernel.kernel_variables(), "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads), "PYTHONHASHSEED": str(seed),
                 "PYDEVD_DISABLE_FILE_VALIDATION": "1", "TF_CPP_MIN_LOG_LEVEL": "2", "TF_ENABLE_ONEDNN_OPTS": "0",
                 "CUDA_VISIBLE_DEVICES": "", GRADING_VARIABLE: "1"}
 

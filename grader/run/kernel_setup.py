@@ -4,6 +4,8 @@ Like the probe's kernel side (``grader/probe/kernel/``), this file is not import
 first injected cell (see :func:`vaegrade.grader.run.transforms.inject_setup_cell`), which calls
 ``main(config)``. It imports only the standard library, numpy, wrapt and the framework. It:
 
+- under ``TF_USE_LEGACY_KERAS=1`` (a rubric's ``environment: variables:``) with tf-keras installed,
+  makes ``import keras`` Keras 2 (``tf_keras``), for notebooks written for Keras 2;
 - seeds ``random``, numpy and the framework (torch, or Keras/TensorFlow) and fixes their
   thread counts, so grading is reproducible;
 - serves the data sets offline, unchanged notebooks and all: the loaders
@@ -25,6 +27,7 @@ Config keys: ``seed``, ``threads``, ``framework``, ``datasets`` ({name: served .
 
 
 def main(config):
+    alias_legacy_keras()
     seed_everything(config["seed"], config["threads"], config["framework"])
     serve_datasets(config["datasets"])
     if config.get("max_steps_per_epoch"):
@@ -39,6 +42,43 @@ def main(config):
     for magic in config.get("magics", []):
         shell.register_magic_function(lambda line, name=magic: print(f"[vaegrade] skipped `%{name} {line}`"),
                                       "line", magic)
+
+
+class KerasAlias:
+    """``keras`` and ``keras.*`` imported as ``tf_keras`` and ``tf_keras.*`` (the same module objects),
+    and Keras 2.0-2.8's public modules that tf_keras keeps only privately, at their old names."""
+
+    moved = {"keras.utils.np_utils": "tf_keras.src.utils.np_utils", "tf_keras.utils.np_utils": "tf_keras.src.utils.np_utils"}
+    own_specs = {}
+
+    def find_spec(self, name, path, target=None):
+        import importlib.util
+
+        if name == "keras" or name.startswith("keras.") or name in self.moved:
+            return importlib.util.spec_from_loader(name, self)
+        return None
+
+    def create_module(self, spec):
+        import importlib
+
+        module = importlib.import_module(self.moved.get(spec.name, "tf_keras" + spec.name[len("keras"):]))
+        self.own_specs[spec.name] = module.__spec__  # the import system sets __spec__ to ours: put tf_keras's back
+        return module
+
+    def exec_module(self, module):
+        module.__spec__ = self.own_specs.pop(module.__spec__.name)
+
+
+def alias_legacy_keras():
+    """Under ``TF_USE_LEGACY_KERAS=1`` with tf-keras installed, ``import keras`` is Keras 2 (tf_keras),
+    as it was with TensorFlow <= 2.15, so that ``keras.backend.int_shape`` and graph-mode
+    ``Model.add_loss`` notebooks run; ``tf.keras`` is tf_keras then too (TensorFlow's own switch)."""
+    import importlib.util
+    import os
+    import sys
+
+    if os.environ.get("TF_USE_LEGACY_KERAS", "").lower() in ("1", "true", "yes") and importlib.util.find_spec("tf_keras"):
+        sys.meta_path.insert(0, KerasAlias())
 
 
 def seed_everything(seed, threads, framework):

@@ -18,13 +18,15 @@ from vaegrade.grader.run import source, transforms
 @dataclass(frozen=True)
 class Prepared:
     """A notebook ready to run: parameters set (``tagged``: after a ``parameters`` cell, else
-    ``rewrites``), the kernel setup's ``shims`` config, and every ``adaptation`` as a sentence."""
+    ``rewrites``), the kernel setup's ``shims`` config, every ``adaptation`` as a sentence, and
+    what marks the code as TensorFlow 1.x (``tensorflow_1``, :data:`vaegrade.grader.run.source.TF1_ONLY`)."""
 
     notebook: nbformat.NotebookNode
     tagged: bool
     rewrites: list[str]
     shims: dict[str, object]
     adaptations: list[str]
+    tensorflow_1: list[str]
 
 
 def prepare(notebook: nbformat.NotebookNode, rubric: Rubric) -> Prepared:
@@ -38,7 +40,7 @@ def prepare(notebook: nbformat.NotebookNode, rubric: Rubric) -> Prepared:
                          for key, recording in check.recordings().items()}}
     adaptations = ([f"grading parameter set in {rewrite}" for rewrite in rewrites] + found.notes()
                    + rubric.data.notes(rubric.dataset))
-    return Prepared(prepared, tagged, rewrites, shims, adaptations)
+    return Prepared(prepared, tagged, rewrites, shims, adaptations, found.tensorflow_1)
 
 
 def targets(specs: dict[str, Parameter]) -> source.Targets:

@@ -232,14 +232,20 @@ class Platform:
     """What the notebook expects of its machine, found in its code.
 
     ``cuda``: it moves tensors or models to a GPU (``.cuda()``, ``"cuda"`` devices);
-    ``colab``: it imports ``google.colab``; ``installs``: shell or magic ``pip``/``apt``
-    commands; ``magics``: line magics the kernel lacks (``%tensorflow_version``).
+    ``colab``: it imports ``google.colab`` unconditionally (written for Colab only: the kernel
+    gets a stub), ``colab_aware``: it tries the import and handles its absence (``IN_COLAB``: no
+    stub, so it takes its own non-Colab branch); ``installs``: shell or magic ``pip``/``apt``
+    commands; ``magics``: line magics the kernel lacks (``%tensorflow_version``);
+    ``tensorflow_1``: what marks it as TensorFlow 1.x code (``%tensorflow_version 1.x``,
+    ``tf.placeholder``, ``tf.Session``: :data:`TF1_ONLY`).
     """
 
     cuda: bool = False
     colab: bool = False
+    colab_aware: bool = False
     installs: list[str] = field(default_factory=list)
     magics: list[str] = field(default_factory=list)
+    tensorflow_1: list[str] = field(default_factory=list)
 
     def notes(self) -> list[str]:
         """One sentence per adaptation, for the result."""
@@ -248,6 +254,9 @@ class Platform:
             notes.append("the notebook asks for a GPU (`.cuda()` or a 'cuda' device): it ran on the CPU")
         if self.colab:
             notes.append("`google.colab` is not available: `drive.mount` and the like were skipped")
+        elif self.colab_aware:
+            notes.append("the notebook checks for Colab itself: `google.colab` is not importable here, so it took its "
+                         "non-Colab branch")
         notes += [f"skipped `{command}`: packages come from the grading environment" for command in self.installs]
         notes += [f"skipped the Colab magic `%{magic}`" for magic in self.magics]
         return notes
@@ -255,36 +264,84 @@ class Platform:
 
 INSTALLERS = ("pip", "pip3", "apt", "apt-get", "conda")
 COLAB_MAGICS = ("tensorflow_version",)
+#: Attributes of the ``tensorflow`` module that TensorFlow 2 removed (``tf.compat.v1`` keeps them,
+#: and code reaching them through it runs on TensorFlow 2): the marks of TensorFlow 1.x graph code.
+TF1_ONLY = frozenset({"placeholder", "Session", "InteractiveSession", "contrib", "get_variable", "variable_scope",
+                      "global_variables_initializer", "reset_default_graph", "random_normal", "truncated_normal",
+                      "to_float", "log", "logging"})
+#: Modules TensorFlow 2 still has, whose TF 1.x members it removed: ``tf.train.AdamOptimizer``, ``tf.layers.dense``.
+TF1_ONLY_BELOW = {"layers": frozenset({"dense", "conv2d", "conv2d_transpose", "flatten", "batch_normalization"}),
+                  "train": frozenset({"AdamOptimizer", "GradientDescentOptimizer", "RMSPropOptimizer", "Saver"})}
+IMPORT_ERRORS = {"ImportError", "ModuleNotFoundError", "Exception", "BaseException"}
 
 
 def scan_platform(sources: list[str]) -> Platform:
     """The :class:`Platform` of a notebook's code cells."""
     platform = Platform()
-    for source in sources:
-        parsed = parse_cell(source)
-        if parsed is None:
-            continue
-        guarded = {id(inner) for node in ast.walk(parsed[1]) if _is_gpu_guard(node) for inner in ast.walk(node)}
-        for node in ast.walk(parsed[1]):
+    trees = [parsed[1] for parsed in map(parse_cell, sources) if parsed is not None]
+    tensorflow = {alias.asname or alias.name for tree in trees for node in ast.walk(tree) if isinstance(node, ast.Import)
+                  for alias in node.names if alias.name == "tensorflow"}
+    for tree in trees:
+        guarded = {id(inner) for node in ast.walk(tree) if _is_gpu_guard(node) for inner in ast.walk(node)}
+        tried = {id(inner) for node in ast.walk(tree) if _is_import_guard(node) for statement in node.body
+                 for inner in ast.walk(statement)}
+        for node in ast.walk(tree):
             if id(node) in guarded:
                 continue
             if isinstance(node, ast.Attribute) and node.attr == "cuda" and not _is_torch_cuda_module(node):
                 platform.cuda = True
+            elif isinstance(node, ast.Attribute) and _is_tf1_attribute(node, tensorflow):
+                platform.tensorflow_1.append(f"`{ast.unparse(node)}`")
             elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.startswith("cuda"):
                 platform.cuda = True
-            elif isinstance(node, (ast.Import, ast.ImportFrom)):
-                modules = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
-                platform.colab |= any(m == "google.colab" or m.startswith("google.colab.") for m in modules) or (
-                    isinstance(node, ast.ImportFrom) and node.module == "google" and any(a.name == "colab" for a in node.names))
+            elif isinstance(node, (ast.Import, ast.ImportFrom)) and _imports_colab(node):
+                platform.colab_aware |= id(node) in tried
+                platform.colab |= id(node) not in tried
             elif isinstance(node, ast.Call) and _is_ipython_call(node):
-                method, argument = node.func.attr, node.args[0].value  # type: ignore[union-attr]
-                if method == "system" and argument.split()[:1] and argument.split()[0] in INSTALLERS:
-                    platform.installs.append(f"!{argument}")
-                elif method == "run_line_magic" and argument in INSTALLERS:
-                    platform.installs.append(f"%{argument} {node.args[1].value}")  # type: ignore[union-attr]
-                elif method == "run_line_magic" and argument in COLAB_MAGICS:
-                    platform.magics.append(f"{argument} {node.args[1].value}".strip())  # type: ignore[union-attr]
+                _scan_ipython_call(node, platform)
+    platform.colab &= not platform.colab_aware  # a notebook that checks for Colab gets no stub anywhere
+    platform.tensorflow_1 = list(dict.fromkeys(platform.tensorflow_1))
     return platform
+
+
+def _scan_ipython_call(node: ast.Call, platform: Platform) -> None:
+    """Record a shell command or line magic (``get_ipython().system(...)``, ``run_line_magic(...)``)."""
+    method, argument = node.func.attr, node.args[0].value  # type: ignore[attr-defined]
+    if method == "system" and argument.split()[:1] and argument.split()[0] in INSTALLERS:
+        platform.installs.append(f"!{argument}")
+    elif method == "run_line_magic" and argument in INSTALLERS:
+        platform.installs.append(f"%{argument} {node.args[1].value}")  # type: ignore[attr-defined]
+    elif method == "run_line_magic" and argument in COLAB_MAGICS:
+        line = f"{argument} {node.args[1].value}".strip()  # type: ignore[attr-defined]
+        platform.magics.append(line)
+        if line.split()[1:2] and line.split()[1].startswith("1"):
+            platform.tensorflow_1.append(f"`%{line}`")
+
+
+def _imports_colab(node: ast.Import | ast.ImportFrom) -> bool:
+    modules = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+    return any(m == "google.colab" or m.startswith("google.colab.") for m in modules) or (
+        isinstance(node, ast.ImportFrom) and node.module == "google" and any(a.name == "colab" for a in node.names))
+
+
+def _is_import_guard(node: ast.AST) -> bool:
+    """A ``try`` whose handlers catch a failed import (``except ImportError``, ``except Exception``, bare)."""
+    if not isinstance(node, ast.Try):
+        return False
+    for handler in node.handlers:
+        caught = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
+        if handler.type is None or any(isinstance(c, ast.Name) and c.id in IMPORT_ERRORS for c in caught):
+            return True
+    return False
+
+
+def _is_tf1_attribute(node: ast.Attribute, tensorflow: set[str]) -> bool:
+    """``tf.placeholder`` or ``tf.train.AdamOptimizer``, ``tf`` bound by ``import tensorflow as tf``."""
+    inner = node.value
+    if isinstance(inner, ast.Name):
+        return inner.id in tensorflow and node.attr in TF1_ONLY
+    return (isinstance(inner, ast.Attribute) and isinstance(inner.value, ast.Name) and inner.value.id in tensorflow
+            and node.attr in TF1_ONLY_BELOW.get(inner.attr, ()))
 
 
 def _is_gpu_guard(node: ast.AST) -> bool:

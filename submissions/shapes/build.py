@@ -449,12 +449,13 @@ shape("helpers_and_modules", [
 
 # 5. Written for Colab and a GPU: !pip install, .cuda() and device="cuda" unconditionally,
 #    torchvision's FashionMNIST(root="/content/data", download=True) with ToTensor and a DataLoader
-#    with two worker processes.
+#    with two worker processes; a tqdm progress bar and a pandas table of the epochs.
 shape("torchvision_fashion_colab", [
     ("md", "# Fashion-MNIST VAE (Colab)\nRuntime -> Change runtime type -> GPU."),
     ("code", "!pip install -q torchvision"),
     ("code", "import torch\nimport torch.nn as nn\nimport torch.nn.functional as F\nfrom torch.utils.data import DataLoader\n"
-             "from torchvision import datasets, transforms\nfrom google.colab import drive\ndrive.mount('/content/drive')\n\n"
+             "from torchvision import datasets, transforms\nimport pandas as pd\nfrom tqdm import tqdm\n"
+             "from google.colab import drive\ndrive.mount('/content/drive')\n\n"
              "device = 'cuda'\nEPOCHS = 10"),
     ("code", "train_set = datasets.FashionMNIST(root='/content/data', train=True, download=True, transform=transforms.ToTensor())\n"
              "train_loader = DataLoader(train_set, batch_size=128, shuffle=True, num_workers=2)"),
@@ -477,14 +478,16 @@ shape("torchvision_fashion_colab", [
              '        mu, logvar = self.encode(x)\n'
              '        return self.decode(self.reparameterize(mu, logvar)), mu, logvar'),
     ("code", "model = VAE().cuda()\noptimizer = torch.optim.Adam(model.parameters(), lr=1e-3)\n"
+             "log = []\n"
              "for epoch in range(EPOCHS):\n"
-             "    for images, _ in train_loader:\n"
+             "    for images, _ in tqdm(train_loader, desc=f'epoch {epoch}'):\n"
              "        images = images.to(device)\n"
              "        recon, mu, logvar = model(images)\n"
              "        kld = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp(), dim=1)\n"
              "        loss = (F.binary_cross_entropy(recon, images, reduction='none').sum((1, 2, 3)) + kld).mean()\n"
              "        optimizer.zero_grad(); loss.backward(); optimizer.step()\n"
-             "    print(f'epoch {epoch}: {loss.item():.1f}')"),
+             "    log.append({'epoch': epoch, 'loss': loss.item(), 'kl': kld.mean().item()})\n"
+             "pd.DataFrame(log)"),
     ("code", "# Samples from the prior\nz = torch.randn(64, model.latent_dim, device=device)\n"
              "with torch.no_grad():\n    samples = model.decode(z).cpu()\n"
              "import matplotlib.pyplot as plt\n"
@@ -826,6 +829,89 @@ shape("torch_positional_epochs", [
 ], bugs={
     "epochs_argument_ignored": ("    for epoch in range(epochs):\n        total", "    for epoch in range(3):\n        total"),
 })
+
+# 20. Colab-aware: `try: from google.colab import drive` sets IN_COLAB, whose branch would fetch the
+#     data with wget (offline: nothing) and read /content; an unused `import keras` beside torchvision
+#     (torchvision and TensorFlow in one kernel); torchvision's transforms and make_grid.
+shape("torchvision_keras_in_colab", [
+    ("md", "# VAE lab (runs on Colab or locally)"),
+    ("code", "try:\n    from google.colab import drive\n    IN_COLAB = True\nexcept ImportError:\n    IN_COLAB = False\n"
+             "print('running on Colab:', IN_COLAB)"),
+    ("code", TORCH_IMPORTS + "\nimport keras  # the Keras version of this lab loaded MNIST with keras.datasets\n"
+             "from torchvision import transforms\nfrom torchvision.utils import make_grid\nimport matplotlib.pyplot as plt"),
+    ("code", "if IN_COLAB:\n    drive.mount('/content/drive')\n"
+             "    !wget -q -O /content/mnist.npz https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz\n"
+             "    data = np.load('/content/mnist.npz')\nelse:\n    data = np.load('mnist.npz')\n"
+             "to_tensor = transforms.ToTensor()\n"
+             "x_train = torch.stack([to_tensor(image) for image in data['x_train'][:4000]]).view(-1, 784)\nprint(x_train.shape)"),
+    ("code", SPLIT_VAE),
+    ("code", "vae = VAE()\nopt = torch.optim.Adam(vae.parameters(), lr=1e-3)\nepochs = 10\n"
+             "for epoch in range(epochs):\n"
+             "    for xb in x_train[torch.randperm(len(x_train))].split(64):\n"
+             "        x_hat, mu, logvar = vae(xb)\n"
+             "        kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp(), dim=1)\n"
+             "        loss = (F.binary_cross_entropy(x_hat, xb, reduction='none').sum(1) + kl).mean()\n"
+             "        opt.zero_grad(); loss.backward(); opt.step()"),
+    ("code", "with torch.no_grad():\n    samples = vae.decoder(torch.randn(64, vae.latent_dim)).view(-1, 1, 28, 28)\n"
+             "plt.imshow(make_grid(samples, nrow=8).permute(1, 2, 0)); plt.title('Samples from the prior'); plt.show()"),
+])
+
+# 21. Keras 2 (the keras/examples variational_autoencoder.py of 2018, as courses handed it out until
+#     2023): a Lambda sampling layer with keras.backend (K.int_shape), functional encoder and decoder,
+#     the loss added to the model with add_loss on symbolic tensors, keras.utils.np_utils imported.
+#     Graded under the legacy recipe: tensorflow + tf-keras, TF_USE_LEGACY_KERAS=1.
+shape("keras2_add_loss", [
+    ("md", "# Variational autoencoder (Keras 2)\nAfter keras/examples/variational_autoencoder.py."),
+    ("code", "from keras.layers import Lambda, Input, Dense\nfrom keras.models import Model\nfrom keras.datasets import mnist\n"
+             "from keras.losses import binary_crossentropy\nfrom keras.utils import np_utils\nfrom keras import backend as K\n"
+             "import numpy as np\nimport matplotlib.pyplot as plt"),
+    ("code", "def sampling(args):\n"
+             "    z_mean, z_log_var = args\n"
+             "    batch = K.shape(z_mean)[0]\n"
+             "    dim = K.int_shape(z_mean)[1]\n"
+             "    epsilon = K.random_normal(shape=(batch, dim))\n"
+             "    return z_mean + K.exp(0.5 * z_log_var) * epsilon"),
+    ("code", "(x_train, y_train), (x_test, y_test) = mnist.load_data()\n"
+             "original_dim = x_train.shape[1] * x_train.shape[2]\n"
+             "x_train = np.reshape(x_train, [-1, original_dim]).astype('float32') / 255\n"
+             "x_test = np.reshape(x_test, [-1, original_dim]).astype('float32') / 255\n"
+             "y_train_onehot = np_utils.to_categorical(y_train, 10)\n"
+             "intermediate_dim, batch_size, latent_dim, epochs = 512, 128, 2, 50"),
+    ("code", "inputs = Input(shape=(original_dim,), name='encoder_input')\n"
+             "x = Dense(intermediate_dim, activation='relu')(inputs)\n"
+             "z_mean = Dense(latent_dim, name='z_mean')(x)\n"
+             "z_log_var = Dense(latent_dim, name='z_log_var')(x)\n"
+             "z = Lambda(sampling, output_shape=(latent_dim,), name='z')([z_mean, z_log_var])\n"
+             "encoder = Model(inputs, [z_mean, z_log_var, z], name='encoder')\n\n"
+             "latent_inputs = Input(shape=(latent_dim,), name='z_sampling')\n"
+             "x = Dense(intermediate_dim, activation='relu')(latent_inputs)\n"
+             "outputs = Dense(original_dim, activation='sigmoid')(x)\n"
+             "decoder = Model(latent_inputs, outputs, name='decoder')\n\n"
+             "outputs = decoder(encoder(inputs)[2])\n"
+             "vae = Model(inputs, outputs, name='vae_mlp')"),
+    ("code", "reconstruction_loss = binary_crossentropy(inputs, outputs) * original_dim\n"
+             "kl_loss = 1 + z_log_var - K.square(z_mean) - K.exp(z_log_var)\n"
+             "kl_loss = K.sum(kl_loss, axis=-1) * -0.5\n"
+             "vae.add_loss(K.mean(reconstruction_loss + kl_loss))\n"
+             "vae.compile(optimizer='adam')\n"
+             "history = vae.fit(x_train, epochs=epochs, batch_size=batch_size, validation_data=(x_test, None))"),
+    ("code", "z_mean_test, _, _ = encoder.predict(x_test[:2000], batch_size=batch_size)\n"
+             "plt.scatter(z_mean_test[:, 0], z_mean_test[:, 1], c=y_test[:2000], s=2); plt.title('Latent space'); plt.show()"),
+], bugs={
+    "kl_no_half": ("kl_loss = K.sum(kl_loss, axis=-1) * -0.5", "kl_loss = K.sum(kl_loss, axis=-1) * -1.0"),
+})
+
+# 22. TensorFlow 1.x graph code (%tensorflow_version 1.x, placeholders, a Session): no Python that
+#     TensorFlow 2.21 supports runs it; graded to its own status, not a generic kernel failure.
+shape("tf1_session", [
+    ("md", "# VAE in TensorFlow 1.x"),
+    ("code", "%tensorflow_version 1.x\nimport numpy as np\nimport tensorflow as tf"),
+    ("code", "x = tf.placeholder(tf.float32, [None, 784])\n"
+             "h = tf.layers.dense(x, 256, activation=tf.nn.relu)\n"
+             "mu, logvar = tf.layers.dense(h, 2), tf.layers.dense(h, 2)\n"
+             "z = mu + tf.exp(0.5 * logvar) * tf.random_normal(tf.shape(mu))"),
+    ("code", "sess = tf.InteractiveSession()\nsess.run(tf.global_variables_initializer())"),
+])
 
 
 def notebook(cells: list[tuple[str, str]]) -> nbformat.NotebookNode:

@@ -1,11 +1,12 @@
 """The shapes corpus (submissions/shapes/, built by its build.py): VAE notebooks as courses
 write them (PyTorch and Keras/TensorFlow, objects in methods and classes, other conventions,
-data loaders, no tags, Colab and GPU code), each graded unchanged in the sandbox by its own
-rubric (rubrics/shapes/). Correct notebooks get full marks; each seeded bug loses points on its
-own checks and on no other.
+data loaders, no tags, Colab and GPU code, Keras 2, TensorFlow 1.x), each graded unchanged in the
+sandbox by its own rubric (rubrics/shapes/) and kernel environment. Correct notebooks get full marks;
+each seeded bug loses points on its own checks and on no other; what cannot run gets its named status.
 """
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -47,7 +48,11 @@ EXPECTED = {
     "torch_plain_list_history": {"torch_plain_list_history": set(),
                                  "flawed_kl_kept_summed_over_batch": {"training_history"}},
     "torch_positional_epochs": {"torch_positional_epochs": set(), "flawed_epochs_argument_ignored": {"training_history"}},
+    "torchvision_keras_in_colab": {"torchvision_keras_in_colab": set()},
+    "keras2_add_loss": {"keras2_add_loss": set(), "flawed_kl_no_half": {"add_loss"}},
 }
+#: shapes that cannot be graded, and the status that says why (a batch with them exits 1)
+UNGRADABLE = {"tf1_session": "tensorflow_1"}
 
 #: (shape, notebook, check) -> what its feedback must say: the bug, named in the student's terms
 NAMED = {
@@ -69,20 +74,21 @@ NAMED = {
     ("torch_plain_list_history", "flawed_kl_kept_summed_over_batch", "training_history"):
         "kept summed over each batch rather than averaged",
     ("torch_positional_epochs", "flawed_epochs_argument_ignored", "training_history"): "one entry per epoch (2), got 3",
+    ("keras2_add_loss", "flawed_kl_no_half", "add_loss"): "in the notebook's training, the KL lacks its factor 1/2",
 }
 
 
 @pytest.fixture(scope="module")
 def graded(farm):
     """Every shape's exit status, and the folder it was graded into."""
-    outcomes = {shape: farm.outcome(f"shape:{shape}") for shape in EXPECTED}
+    outcomes = {shape: farm.outcome(f"shape:{shape}") for shape in [*EXPECTED, *UNGRADABLE]}
     return {shape: o.returncode for shape, o in outcomes.items()}, {shape: o.out for shape, o in outcomes.items()}
 
 
 def test_every_shape_has_a_rubric_and_is_graded_without_errors(graded):
     codes, _ = graded
-    assert sorted(p.stem for p in RUBRICS.glob("*.yaml")) == sorted(EXPECTED)
-    assert codes == {shape: 0 for shape in EXPECTED}
+    assert sorted(p.stem for p in RUBRICS.glob("*.yaml")) == sorted([*EXPECTED, *UNGRADABLE])
+    assert codes == {shape: 0 for shape in EXPECTED} | {shape: 1 for shape in UNGRADABLE}
 
 
 @pytest.mark.parametrize("shape,notebook,lost", [(s, n, lost) for s, notebooks in EXPECTED.items()
@@ -133,7 +139,7 @@ def test_colab_and_gpu_notebook_is_shimmed_and_says_so(graded):
     result = load_result(out["torchvision_fashion_colab"] / "torchvision_fashion_colab")
     notes = " | ".join(result.execution.adaptations)
     assert "ran on the CPU" in notes and "google.colab" in notes and "skipped `!pip install -q torchvision`" in notes
-    assert result.environment["kernel_packages"] == ["torch==2.14.1", "torchvision==0.29.1"]
+    assert result.environment["kernel_packages"] == ["torchvision", "pandas", "tqdm"]
     html = (out["torchvision_fashion_colab"] / "torchvision_fashion_colab" / "feedback.html").read_text()
     assert "How your notebook was run" in html
 
@@ -156,3 +162,41 @@ def test_a_package_the_environment_lacks_is_the_environments_gap_not_a_zero(tmp_
     result = load_result(tmp_path / "out" / "uses_seaborn")
     assert code == 1 and result.status == "error"
     assert "lacks the package `seaborn`" in result.error and "environment: packages:" in result.error
+
+
+def test_torchvision_pandas_and_tqdm_are_a_thin_layer_over_the_graders_cpu_torch(graded):
+    _, out = graded
+    result = load_result(out["torchvision_fashion_colab"] / "torchvision_fashion_colab")
+    installed = {line.split("==")[0].lower().replace("_", "-") for line in result.environment["kernel_installed"]}
+    assert "torchvision" in installed and "pandas" in installed
+    assert not installed & {"torch", "triton", "nvidia-cublas-cu12", "nvidia-cuda-runtime"}, installed  # the grader's torch
+    info = json.loads((Path(result.environment["kernel_environment"]) / "vaegrade-env.json").read_text())
+    assert info["size_mb"] <= 500, info["size_mb"]
+
+
+def test_a_colab_aware_notebook_takes_its_non_colab_branch(graded):
+    _, out = graded
+    result = load_result(out["torchvision_keras_in_colab"] / "torchvision_keras_in_colab")
+    assert "the notebook checks for Colab itself" in " ".join(result.execution.adaptations)
+    executed = (out["torchvision_keras_in_colab"] / "torchvision_keras_in_colab" / "executed.ipynb").read_text()
+    assert "running on Colab: False" in executed and result.score == result.max_score
+    assert result.environment["kernel_packages"] == ["torchvision", "tensorflow-cpu==2.21.*"]  # both in one kernel
+
+
+def test_a_keras_2_notebook_grades_under_the_legacy_recipe(graded):
+    _, out = graded
+    result = load_result(out["keras2_add_loss"] / "keras2_add_loss")
+    assert result.environment["kernel_variables"] == {"TF_USE_LEGACY_KERAS": "1"}
+    assert "the training set served holds its first 3,000 of 60,000 images" in result.execution.adaptations
+    add_loss = next(check for check in result.checks if check.id == "add_loss")
+    assert "BCE summed over pixels + 1 x KL" in add_loss.message  # the loss add_loss gave fit, identified
+
+
+def test_tensorflow_1_code_gets_its_own_status_not_a_kernel_failure(graded):
+    _, out = graded
+    result = load_result(out["tf1_session"] / "tf1_session")
+    assert result.status == "error" and result.execution.status == "tensorflow_1"
+    assert result.error.startswith("written for TensorFlow 1.x (`%tensorflow_version 1.x`, `tf.placeholder`, "
+                                   "`tf.layers.dense`), which no supported Python runs")
+    assert "module 'tensorflow' has no attribute 'placeholder'" in result.error
+    assert all(check.status == "error" and check.score == 0 for check in result.checks)

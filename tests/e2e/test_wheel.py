@@ -6,7 +6,8 @@ The environment already has the dependencies (a ``.pth`` file points at this env
 site-packages, as a student's machine already has torch); installing the wheel with ``--no-index``
 must not reinstall any of them. Its one import name is ``vaegrade``: a student's own
 ``grader.py`` or ``reference.py`` beside a notebook shadows nothing, and self-check, run in the
-student's kernel from the wheel, gives each public check grading's verdict.
+student's kernel from the wheel, gives each public check grading's verdict. Its kernel
+environments are the checkout's: they are found by content, not by the installation's path.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import pytest
 
 from tests.conftest import ROOT
 from vaegrade.grader.results import load_result
+from vaegrade.grader.run.environments import ensure_environment
 
 FLAWED = ["flawed_std_is_exp_logvar", "flawed_posterior_collapse"]  # a function check and the model checks failing
 MINE = ("import torch\nfrom grader import grade\nprint(grade(95))\n\n"
@@ -104,3 +106,21 @@ def test_selfcheck_in_the_students_kernel_agrees_with_grading(farm, name):
     assert verdicts == {check_id: graded[check_id] for check_id in verdicts}
     if name != "reference_solution":
         assert any(status != "passed" for status in verdicts.values())  # the flaw is seen by self-check too
+
+
+REUSE = """
+import sys
+from vaegrade.grader.run.environments import ensure_environment
+print(ensure_environment(sys.argv[1:], log=lambda message: print("LOG", message)).prefix)
+"""
+
+
+def test_a_second_installation_reuses_the_kernel_environments_of_the_first(wheel, tmp_path):
+    """The wheel's install is another grader installation (another path, like a CI clone's) with
+    the same distributions: it finds the environments this checkout built, by content."""
+    packages = ["torchvision", "pandas", "tqdm"]
+    first = ensure_environment(packages, log=lambda message: None)
+    second = subprocess.run([str(wheel.bin / "python"), "-c", REUSE, *packages], capture_output=True, text=True,
+                            cwd=tmp_path, env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
+    assert second.returncode == 0, second.stderr
+    assert second.stdout.split() == [str(first.prefix)], second.stdout  # found, not built ("LOG building ...")

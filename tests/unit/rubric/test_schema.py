@@ -172,6 +172,10 @@ def mutated_shape(tmp_path: Path, rubric: str, old: str, new: str) -> Path:
      "keys must map each of"),
     ("torchvision_fashion_colab.yaml", 'comment: "samples from the prior"', 'comment: "samples from (the prior"',
      "is not a regular expression"),
+    ("keras2_add_loss.yaml", 'variables: {TF_USE_LEGACY_KERAS: "1"}', 'variables: {PYTHONPATH: "/tmp"}',
+     "`PYTHONPATH` is set by the grader itself"),
+    ("keras2_add_loss.yaml", 'variables: {TF_USE_LEGACY_KERAS: "1"}', 'variables: {tf-use-legacy-keras: "1"}',
+     "is not an environment variable's name"),
 ])
 def test_a_typo_is_reported_with_its_line(tmp_path, rubric, old, new, message):
     path = mutated_shape(tmp_path, rubric, old, new)
