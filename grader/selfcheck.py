@@ -41,7 +41,7 @@ import numpy as np
 from pydantic import BaseModel, Field, PrivateAttr
 
 from vaegrade.grader.checks import scoring
-from vaegrade.grader.checks.base import CheckSpec, Evidence
+from vaegrade.grader.checks.base import CheckSpec, Evidence, HandedIn
 from vaegrade.grader.checks.evaluate import evaluate_checks, unique_requests
 from vaegrade.grader.errors import RubricError, SubmissionError
 from vaegrade.grader.probe import artifacts
@@ -168,7 +168,7 @@ class SelfCheck:
             run_probe(namespace, directory)
             outputs = artifacts.read_outputs(Path(directory), list(requests.values()))
         evidence = Evidence(requests=requests, outputs=outputs, notebook=notebook or nbformat.v4.new_notebook(),
-                            context=context)
+                            context=context, weights=_handed_in())
         results, figures = evaluate_checks(runnable, evidence)
         verdicts = {result.id: result for result in results}
         ordered = [verdicts.get(check.id) or scoring.unevaluated(check.id, check.title, check.points, skipped[check.id],
@@ -223,3 +223,10 @@ def _rng_kept():
 
 
 selfcheck = SelfCheck()
+
+
+def _handed_in() -> HandedIn | None:
+    """The handed-in weights this kernel loaded, when grading injected their loading cell (see
+    :func:`vaegrade.grader.run.transforms.inject_weights_cell`); None in a student's own kernel."""
+    outcome = getattr(sys.modules.get("_vaegrade_weights"), "outcome", None)
+    return None if outcome is None else HandedIn(None, bool(outcome["loaded"]), str(outcome["message"]))

@@ -57,3 +57,42 @@ def stub(source: str) -> str:
         indent = " " * node.body[0].col_offset
         lines[keep:node.end_lineno] = [f"{indent}# TODO: your code here", f"{indent}raise NotImplementedError"]
     return "\n".join(lines)
+
+
+def train_as_graded(notebook: Path, rubric_path: Path, parameters: dict, saved: str, target: Path) -> None:
+    """Run ``notebook`` as grading runs it (its parameters set the rubric's way, to ``parameters``;
+    the data sets served whole, offline; the rubric's kernel environment and variables), unconfined,
+    in a scratch folder, and keep the weights file it saves as ``saved`` as ``target``: the trained
+    weights a sample hands in (a rubric's ``weights:``)."""
+    import json
+    import os
+    import shutil
+    import tempfile
+
+    import nbclient
+
+    from vaegrade.grader.rubric.schema import load_rubric
+    from vaegrade.grader.run import transforms
+    from vaegrade.grader.run.datasets import served_files
+    from vaegrade.grader.run.environments import ensure_environment
+    from vaegrade.grader.run.prepare import prepare
+
+    rubric = load_rubric(rubric_path)
+    rubric = rubric.model_copy(update={"parameters": {**rubric.parameters, **parameters}, "weights": None,
+                                       "data": rubric.data.model_copy(update={"train_subset": None, "test_subset": None})})
+    with tempfile.TemporaryDirectory(prefix="vaegrade-train-") as folder:
+        scratch = Path(folder)
+        served = {name: shutil.copy(path, scratch / f"{name}.npz") for name, path in served_files(None, None).items()}
+        prepared = prepare(nbformat.read(notebook, as_version=4), rubric).notebook
+        setup = transforms.inject_setup_cell(prepared, {"seed": rubric.seed, "threads": os.cpu_count(), "framework": rubric.framework,
+                                                        "datasets": {name: str(path) for name, path in served.items()}})
+        kernel = ensure_environment(rubric.environment.packages, rubric.environment.variables)
+        spec = scratch / "jupyter" / "kernels" / "vaegrade-train"
+        spec.mkdir(parents=True)
+        (spec / "kernel.json").write_text(json.dumps({"argv": [str(kernel.python), "-m", "ipykernel_launcher", "-f",
+                                                               "{connection_file}"], "display_name": "train",
+                                                      "language": "python", "env": kernel.kernel_variables()}))
+        os.environ["JUPYTER_PATH"] = str(scratch / "jupyter")
+        nbclient.NotebookClient(setup, timeout=3600, kernel_name="vaegrade-train", resources={"metadata": {"path": folder}}).execute()
+        shutil.copy(scratch / saved, target)
+    print(f"wrote {target}")

@@ -1,12 +1,15 @@
-"""Derive a rubric's thresholds from repeated gradings of the reference solution.
+"""Derive a rubric's thresholds from repeated gradings of the reference solution and its alternatives.
 
-``vaegrade calibrate --rubric R --notebook REF --runs N --out FILE`` grades the reference
-solution N times, with rubric seeds ``seed, seed + 1, ...`` (also injected as the notebook's
+``vaegrade calibrate --rubric R --notebook REF [--notebook ALT ...] --runs N --out FILE`` grades each
+correct solution N times (retrained, even where the rubric takes handed-in weights), with rubric
+seeds ``seed, seed + 1, ...`` (also injected as the notebook's
 ``seed`` parameter when the rubric sets one, so training noise varies), under the rubric's
 other grading parameters, and records every value the checks measure (their
 ``measurements``: the BCE of ``reconstruction``, ``auto_decoder`` and ``inpainting``, the
 metrics of ``sample_quality``, the variation of ``decoder_uses_z``, the count of
-``active_units`` as a fraction). From them, per metric:
+``active_units`` as a fraction). From them, per metric, over the runs of the solution that does
+worst on it on average (:func:`slowest`: a deeper network or a smaller learning rate that learns
+more slowly at the grading budget):
 
 - margin = max(3 * std, 5% of |mean|) over the runs;
 - lower is better (BCE, Frechet distance): ``pass_at = max + margin``, ``fail_at = 1.5 * pass_at``;
@@ -30,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from vaegrade.grader.rubric.schema import Rubric
-from vaegrade.grader.run.grade import grade_submission, locate_report
+from vaegrade.grader.run.grade import grade_submission, locate_files
 from vaegrade.grader.run.isolation import IsolationMode
 from vaegrade.grader.run.submissions import Submission
 
@@ -62,33 +65,52 @@ def thresholds(metric: str, values: list[float]) -> dict[str, float]:
     return {"pass_at": round(pass_at, 3), "fail_at": round(pass_at - 0.5 * (pass_at - CHANCE_LEVEL[metric]), 3)}
 
 
-def calibrate(rubric: Rubric, notebook: Path, runs: int, out: Path, isolation: IsolationMode = "bubblewrap",
+def slowest(metric: str, per_solution: dict[str, list[float]]) -> str:
+    """The solution whose values of ``metric`` are worst on average (highest for a loss, lowest for
+    the rest): the slowest-learning correct solution, whose runs the band is derived from."""
+    means = {name: float(np.mean(values)) for name, values in per_solution.items() if values}
+    return (max if metric in LOWER_IS_BETTER else min)(means, key=means.__getitem__)
+
+
+def calibrate(rubric: Rubric, notebooks: list[Path], runs: int, out: Path, isolation: IsolationMode = "bubblewrap",
               rubric_path: Path | None = None) -> dict[str, Any]:
-    """Grade ``notebook`` ``runs`` times (isolated as grading will be) and write the calibration JSON to ``out``;
-    the command recorded in it names ``rubric_path`` (default ``rubrics/<name>.yaml``)."""
-    per_run: list[dict[str, float]] = []
+    """Grade each correct solution of ``notebooks`` (the reference and its alternatives) ``runs``
+    times (isolated as grading will be) and write the calibration JSON to ``out``: per metric, the
+    band is derived from the runs of the :func:`slowest` solution, so that every correct model
+    shape the instructor knows of earns full credit at the grading budget. The command recorded
+    in it names ``rubric_path`` (default ``rubrics/<name>.yaml``)."""
+    per_solution: dict[str, list[dict[str, float]]] = {}
     scores = []
     with tempfile.TemporaryDirectory(prefix="vaegrade-calibrate-") as work:
-        for run in range(runs):
-            parameters = {**rubric.parameters, **({"seed": rubric.seed + run} if "seed" in rubric.parameters else {})}
-            seeded = rubric.model_copy(update={"seed": rubric.seed + run, "parameters": parameters})
-            submission = locate_report(Submission(f"run{run}", notebook), seeded)
-            result = grade_submission(submission, seeded, Path(work), isolation).result
-            per_run.append(_measurements(result.checks, rubric))
-            scores.append(result.score)
-            print(f"run {run + 1}/{runs} (seed {seeded.seed}): " + ", ".join(f"{k} {v:.4g}" for k, v in per_run[-1].items()),
-                  file=sys.stderr, flush=True)
-    metrics = sorted(set().union(*per_run))
+        for notebook in notebooks:
+            per_run = per_solution.setdefault(str(notebook), [])
+            for run in range(runs):
+                parameters = {**rubric.parameters, **({"seed": rubric.seed + run} if "seed" in rubric.parameters else {})}
+                seeded = rubric.model_copy(update={"seed": rubric.seed + run, "parameters": parameters, "weights": None})
+                submission = locate_files(Submission(f"run{run}", notebook), seeded)
+                result = grade_submission(submission, seeded, Path(work), isolation).result
+                per_run.append(_measurements(result.checks, rubric))
+                scores.append(result.score)
+                print(f"{notebook.name} run {run + 1}/{runs} (seed {seeded.seed}): "
+                      + ", ".join(f"{k} {v:.4g}" for k, v in per_run[-1].items()), file=sys.stderr, flush=True)
+    metrics = sorted(set().union(*(measured for per_run in per_solution.values() for measured in per_run)))
     summary = {}
     for key in metrics:
-        values = [run[key] for run in per_run if key in run]
+        by_solution = {name: [run[key] for run in per_run if key in run] for name, per_run in per_solution.items()}
+        chosen = slowest(key.rsplit(".", 1)[1], by_solution)
+        values = by_solution[chosen]
         summary[key] = {"values": [round(v, 4) for v in values], "mean": round(float(np.mean(values)), 4),
                         "std": round(float(np.std(values, ddof=1)), 4) if len(values) > 1 else 0.0,
-                        **thresholds(key.rsplit(".", 1)[1], values)}
+                        **thresholds(key.rsplit(".", 1)[1], values),
+                        **({"from": chosen, "means": {name: round(float(np.mean(v)), 4) for name, v in by_solution.items() if v}}
+                           if len(notebooks) > 1 else {})}
+    command = ["--rubric", str(rubric_path or f"rubrics/{rubric.name}.yaml")]
+    for notebook in notebooks:
+        command += ["--notebook", str(notebook)]
     calibration = {
-        "command": "vaegrade calibrate " + shlex.join(["--rubric", str(rubric_path or f"rubrics/{rubric.name}.yaml"), "--notebook",
-                                                       str(notebook), "--runs", str(runs), "--out", str(out)]),
-        "rubric": rubric.name, "rubric_seeds": [rubric.seed + run for run in range(runs)],
+        "command": "vaegrade calibrate " + shlex.join(command + ["--runs", str(runs), "--out", str(out)]),
+        "rubric": rubric.name, "solutions": [str(notebook) for notebook in notebooks],
+        "rubric_seeds": [rubric.seed + run for run in range(runs)],
         "parameters": rubric.parameter_values(), "scores_under_current_thresholds": scores, "metrics": summary,
     }
     out.write_text(json.dumps(calibration, indent=2) + "\n", encoding="utf-8")

@@ -172,7 +172,7 @@ def validate(folder: Path, out: Path, isolation: IsolationMode = "none", jobs: i
 def _calibration(rubric: Rubric, path: Path, solution: Path, runs: int, isolation: IsolationMode) -> Verdict:
     recorded = json.loads(path.read_text(encoding="utf-8"))
     with tempfile.TemporaryDirectory(prefix="vaegrade-validate-") as work:
-        rerun = calibrate.calibrate(rubric, solution, runs, Path(work) / "calibration.json", isolation)
+        rerun = calibrate.calibrate(rubric, [solution], runs, Path(work) / "calibration.json", isolation)
     outside = []
     for key, entry in recorded["metrics"].items():
         margin = calibrate.margin(entry["values"])

@@ -36,7 +36,7 @@ from vaegrade.grader.publish.overrides import Overrides, apply_overrides
 from vaegrade.grader.publish.overview import write_overview
 from vaegrade.grader.results import Row, SubmissionResult, npz
 from vaegrade.grader.rubric.schema import Rubric
-from vaegrade.grader.run.grade import grade_submission, locate_report
+from vaegrade.grader.run.grade import grade_submission, locate_files
 from vaegrade.grader.run.isolation import IsolationMode
 from vaegrade.grader.run.record import error_result
 from vaegrade.grader.run.submissions import Submission
@@ -92,12 +92,14 @@ def internal_error(submission: Submission, rubric: Rubric, message: str) -> Row:
 
 
 def gradebook_key(submission: Submission, rubric: Rubric, selfcheck: bool = False) -> Key:
-    """What a result depends on: the notebook's bytes, and its report file's (``submission.report``,
-    see :func:`vaegrade.grader.run.grade.locate_report`); the rubric (but its late policy), and
+    """What a result depends on: the notebook's bytes, its report file's and its weights' (``submission.report``, ``.weights``,
+    see :func:`vaegrade.grader.run.grade.locate_files`); the rubric (but its late policy), and
     whether self-check ran beside grading."""
     digest = submission.sha256
     if submission.report is not None:
         digest += "+" + hashlib.sha256(submission.report.read_bytes()).hexdigest()
+    if submission.weights is not None:
+        digest += "+" + hashlib.sha256(submission.weights.read_bytes()).hexdigest()
     return Key(submission.name, digest, rubric.grading_sha256 + ("+selfcheck" if selfcheck else ""), __version__)
 
 
@@ -136,7 +138,7 @@ def grade_submissions(submissions: list[Submission], rubric: Rubric, out: Path, 
         if on_result is not None and (only is None or submission.name in only):
             on_result(result, reused)
 
-    submissions = [locate_report(submission, rubric) for submission in submissions]
+    submissions = [locate_files(submission, rubric) for submission in submissions]
     keys = {submission.name: gradebook_key(submission, rubric, selfcheck) for submission in submissions}
     pending = []
     for submission in submissions:

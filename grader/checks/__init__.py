@@ -8,6 +8,7 @@ from vaegrade.grader.checks import (  # noqa: F401  (registration)
     inpainting,
     interpolation,
     latent,
+    learning,
     loss,
     model,
     reparameterization,

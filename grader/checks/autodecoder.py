@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Literal, Optional
+from typing import ClassVar, Literal, Optional
 
 from pydantic import Field
 
@@ -29,6 +29,7 @@ class AutoDecoderCheck(BceCheck):
     """
 
     type: Literal["auto_decoder"] = "auto_decoder"
+    judges_training: ClassVar[bool] = True
     images: int = Field(200, ge=10, le=2000, description="held-out test images whose codes the grader optimises")
     steps: int = Field(200, ge=1, le=5000, description="Adam steps on the codes")
     lr: float = Field(0.05, gt=0, description="Adam's learning rate")

@@ -60,6 +60,7 @@ class CheckSpec(BaseModel):
                                     examples=[{"encode": {"call": "ae.encoder", "outputs": ["mu"]}, "decode": {"call": "ae.decoder"},
                                                "layout": "B,784"}])
     needs_kernel: ClassVar[bool] = True  # judged on the kernel's objects (through probes)
+    judges_training: ClassVar[bool] = False  # judges what the trained model does (handed-in weights replace the training)
     reads_notebook: ClassVar[bool] = False  # judged on the notebook's saved outputs
 
     def probes(self, context: ProbeContext) -> list[ProbeRequest]:
@@ -109,6 +110,16 @@ class ProbeContext:
 
 
 @dataclass(frozen=True)
+class HandedIn:
+    """Trained weights handed in with the notebook (a rubric's ``weights:``): the file (None when
+    the student handed none in), whether they were loaded into the notebook's model, and why not."""
+
+    file: str | None
+    loaded: bool
+    message: str
+
+
+@dataclass(frozen=True)
 class Evidence:
     """Everything a check may judge, all of it already in the grader process."""
 
@@ -117,6 +128,7 @@ class Evidence:
     notebook: nbformat.NotebookNode
     context: ProbeContext
     stopped_at: str | None = None  # "cell 5 raised ZeroDivisionError: ..." when execution stopped early
+    weights: HandedIn | None = None  # with a rubric's `weights:`: what became of the student's
 
     def output(self, key: str) -> ProbeOutput:
         return self.outputs.get(key, ProbeOutput(error="the probe did not run"))

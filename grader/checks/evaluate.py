@@ -29,11 +29,17 @@ def evaluate_checks(checks: list[CheckSpec], evidence: Evidence, kernel_usable: 
                     execution_message: str = "") -> tuple[list[CheckResult], dict[str, np.ndarray]]:
     """Each check's result and the figures' arrays. A check needing the kernel when it was not
     usable, or failing on odd evidence, is an ``error`` result with the reason, never an exception;
+    one judging the trained model when the rubric's handed-in weights are missing or did not load
+    fails with the reason (the student's to fix);
     a check whose ``requires`` did not all pass earns 0 (:func:`vaegrade.grader.checks.scoring.with_requirements`)."""
     results, figures = [], {}
     for spec in checks:
         if spec.needs_kernel and not kernel_usable:
             results.append(scoring.error_result(spec, f"not evaluated: {execution_message}"))
+            continue
+        if spec.judges_training and evidence.weights is not None and not evidence.weights.loaded:
+            results.append(scoring.unevaluated(spec.id, spec.title, spec.points, f"not judged: {evidence.weights.message}",
+                                               status="failed"))
             continue
         try:
             outcome = spec.evaluate(dataclasses.replace(evidence, context=spec.own(evidence.context)))

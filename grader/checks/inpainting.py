@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import ClassVar, Literal, Optional
 
 import numpy as np
 from pydantic import Field
@@ -45,6 +45,7 @@ class InpaintingCheck(BceCheck):
     """
 
     type: Literal["inpainting"] = "inpainting"
+    judges_training: ClassVar[bool] = True
     function: Optional[CheckedLocator] = Field(None, description="the student's inpainting function f(masked, mask) (default: decode(encode(masked)))")
     arrays: Literal["numpy", "tensor"] = Field("tensor", description="what the function takes: numpy arrays or framework tensors")
     mask: Literal[tuple(MASKS)] = Field("bottom_half", description="which pixels are hidden: bottom_half, right_half, centre")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 import numpy as np
 from pydantic import Field
@@ -55,6 +55,7 @@ class InterpolationCheck(ModelCheck):
     """
 
     type: Literal["interpolation"] = "interpolation"
+    judges_training: ClassVar[bool] = True
     function: CheckedLocator = Field(description="where the interpolation function is (a locator): f(p1, p2, steps) -> (steps, D)")
     arrays: Literal["numpy", "tensor"] = Field("numpy", description="what the function takes: numpy arrays or framework tensors")
     method: Literal["linear", "spherical"] = Field("linear", description="the interpolation the handout asks for")

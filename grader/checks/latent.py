@@ -9,7 +9,7 @@ checks look at the latent space itself; a rubric makes ``sample_quality`` rest o
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 import numpy as np
 from pydantic import Field
@@ -52,6 +52,7 @@ class DecoderUsesZCheck(ModelCheck):
     """
 
     type: Literal["decoder_uses_z"] = "decoder_uses_z"
+    judges_training: ClassVar[bool] = True
     samples: int = Field(200, ge=20, le=2000, description="prior codes decoded, each also nudged")
     nudge: float = Field(0.1, gt=0, le=1, description="length of the move from each code to its neighbour")
     max_ratio: float = Field(0.5, gt=0, lt=1, description="largest (neighbour distance) / (distance between codes) allowed")
@@ -123,6 +124,7 @@ class TrainingCopiesCheck(ModelCheck):
     """
 
     type: Literal["training_copies"] = "training_copies"
+    judges_training: ClassVar[bool] = True
     samples: int = Field(200, ge=50, le=2000, description="prior samples compared with the training set")
     quantile: float = Field(0.01, gt=0, lt=0.5, description="a copy is closer to the training set than this quantile of test images")
     max_copies: float = Field(0.05, ge=0, lt=1, description="largest fraction of copies allowed")
@@ -179,6 +181,7 @@ class ActiveUnitsCheck(ModelCheck):
     """
 
     type: Literal["active_units"] = "active_units"
+    judges_training: ClassVar[bool] = True
     images: int = Field(1000, ge=50, le=10000, description="held-out test images encoded")
     active: Band = Field(description="credit by the fraction of latent units that are active")
 

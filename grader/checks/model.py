@@ -8,7 +8,7 @@ the probe returns the encoder's (mu, scale) and the decoder's output raw, and
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -261,6 +261,7 @@ class ReconstructionCheck(BceCheck):
     """
 
     type: Literal["reconstruction"] = "reconstruction"
+    judges_training: ClassVar[bool] = True
     images: int = Field(1000, ge=10, le=10000, description='held-out test images reconstructed')
 
     def probes(self, context: ProbeContext) -> list[ProbeRequest]:
@@ -292,6 +293,7 @@ class SampleQualityCheck(ModelCheck):
     """
 
     type: Literal["sample_quality"] = "sample_quality"
+    judges_training: ClassVar[bool] = True
     samples: int = Field(1000, ge=100, le=10000, description='images decoded from the prior')
     metrics: dict[MetricName, Band] = Field(min_length=1, description="credit by each metric; the check's fraction is "
                                             "their mean; must include the gates frechet_distance and classes_covered")

@@ -19,7 +19,7 @@ from vaegrade.grader.results import check_lines
 from vaegrade.grader.rubric.public import find_public_rubric, load_public
 from vaegrade.grader.rubric.schema import Rubric, load_rubric
 from vaegrade.grader.run.smoke import ready_environment
-from vaegrade.grader.run.grade import grade_submission, locate_report
+from vaegrade.grader.run.grade import grade_submission, locate_files
 from vaegrade.grader.run.isolation import ISOLATORS
 from vaegrade.grader.run.submissions import CHECK_FOLDER, Submission, find_submissions
 
@@ -92,7 +92,7 @@ def _check(args: argparse.Namespace) -> int:
         print(f"vaegrade: no public rubric (*.public.yaml) beside {args.notebook}: pass --rubric", file=sys.stderr)
         return 2
     rubric_path, rubric = load_public(path)
-    submission = locate_report(Submission(args.notebook.stem, args.notebook), rubric)
+    submission = locate_files(Submission(args.notebook.stem, args.notebook), rubric)
     out = args.out or args.notebook.resolve().parent / CHECK_FOLDER
     ISOLATORS[args.isolation].check_available(rubric.execution)
     ready_environment(rubric, args.isolation)
@@ -156,9 +156,10 @@ def register(verbs: argparse._SubParsersAction) -> None:
     check.add_argument("--out", type=Path, help="feedback folder (default: vaegrade-check/ beside the notebook)")
     isolation_option(check, "none", "default none: your own notebook runs as you")
     check.set_defaults(run=_check)
-    cal = verbs.add_parser("calibrate", help="derive thresholds from repeated runs of a reference solution")
+    cal = verbs.add_parser("calibrate", help="derive thresholds from repeated runs of correct solutions (the slowest sets them)")
     cal.add_argument("--rubric", required=True, type=Path)
-    cal.add_argument("--notebook", required=True, type=Path, help="the reference solution")
+    cal.add_argument("--notebook", required=True, type=Path, action="append",
+                     help="a correct solution: the reference, then any alternative (repeat the option)")
     cal.add_argument("--runs", type=int, default=5)
     cal.add_argument("--out", required=True, type=Path, help="calibration JSON to write")
     isolation_option(cal, "bubblewrap")

@@ -7,7 +7,7 @@
     vaegrade summary OUT                                                 (how the class did)
     vaegrade export OUT --format canvas|gradescope|long-csv|long-json --to PATH [--roster CSV] [--rubric R]
     vaegrade gradescope --rubric RUBRIC --out autograder.zip [--isolation none] [--wheel WHL]
-    vaegrade calibrate --rubric RUBRIC --notebook NB [--runs 5] --out FILE
+    vaegrade calibrate --rubric RUBRIC --notebook NB [--notebook ALT ...] [--runs 5] --out FILE
     vaegrade check NOTEBOOK [--rubric PUBLIC_RUBRIC] [--out DIR]          (students: the public checks)
     vaegrade bundle --rubric RUBRIC --out DIR                             (what students are handed)
     vaegrade validate ASSIGNMENT_DIR [--out DIR] [--calibration-runs 2]   (CI before release)

@@ -20,7 +20,7 @@ import nbformat
 GRADING_VARIABLE = "VAEGRADE_GRADING"
 #: The kernel side's files (``grader/probe/kernel/``), in the order they are assembled: the core,
 #: one adapter per framework, one file per family of request kinds, the recorder, the entry point.
-KERNEL_FILES = ("core", "torch", "tensorflow", "calls", "model", "history", "observe", "record", "main")
+KERNEL_FILES = ("core", "torch", "tensorflow", "calls", "model", "history", "observe", "record", "weights", "main")
 #: The kernel side as one source, compiled in the kernel as ``vaegrade_probe``.
 KERNEL_SOURCE = "\n\n".join((Path(__file__).parent / "kernel" / f"{name}.py").read_text(encoding="utf-8")
                               for name in KERNEL_FILES)

@@ -195,14 +195,22 @@ class RecordedRequest(Request):
     record: str
 
 
+class WeightsRequest(Request):
+    """Whether the trained weights handed in were loaded into the notebook's model, by the cell
+    injected after its training (:func:`vaegrade.grader.run.transforms.inject_weights_cell`)."""
+
+    kind: Literal["weights"] = "weights"
+
+
 ProbeRequest = Annotated[Union[CallRequest, InterfaceRequest, ReconstructRequest, DecodePriorRequest, HistoryRequest,
                                FitLatentsRequest, InterpolateRequest, InpaintRequest, ForwardRequest,
-                               TrainingStepRequest, RecordedRequest], Field(discriminator="kind")]
+                               TrainingStepRequest, RecordedRequest, WeightsRequest], Field(discriminator="kind")]
 
 
 class Recording(Message):
     """What the setup cell records of the student's own training (:class:`RecordedRequest`): the
-    last ``keep`` steps' losses, with the tensors ``points`` saw in each step's forward pass."""
+    last ``keep`` steps' losses, with the tensors ``points`` saw in each step's forward pass, and
+    every step's loss (the learning curve, ``curve``; with no ``points`` that is all)."""
 
     points: dict[str, Point]
     keep: int

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 from vaegrade.grader.checks import CHECK_TYPES
 from vaegrade.grader.checks.base import ProbeContext
 from vaegrade.grader.errors import RubricError
-from vaegrade.grader.probe.interface import IDENTIFIER, ModelSpec, layout_shape
+from vaegrade.grader.probe.interface import IDENTIFIER, CheckedLocator, ModelSpec, layout_shape
 from vaegrade.grader.report.spec import ReportSpec
 from vaegrade.grader.rubric.late import LatePolicy
 from vaegrade.grader.rubric.policy import ExecutionPolicy
@@ -103,6 +103,35 @@ class HandoutFile(BaseModel):
         if to.is_absolute() or ".." in to.parts or not to.parts or str(to) != self.to:
             raise ValueError(f"`to: {self.to}` is not a plain relative path inside the working directory")
         return self
+
+
+class WeightsSpec(BaseModel):
+    """Trained weights handed in beside the notebook, judged in place of a retraining: the
+    notebook runs with ``parameters`` (a short training, which the ``learning`` check judges),
+    then right after its last training cell a cell loads the weights into ``into`` (a PyTorch
+    ``state_dict`` saved with ``torch.save``, or Keras ``.weights.h5`` / ``.keras``), so that its
+    figures and every check of the trained model judge the student's own trained model.
+
+    The file is found beside the notebook as ``<notebook><suffix of file>`` (``reference_solution.pt``
+    in a folder of notebooks), else as ``file`` in a student's own folder. Without one, the notebook
+    is retrained at the rubric's ``parameters`` (``required: false``) or its model checks fail
+    saying so (``required: true``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    file: str = Field(description="the file name the handout saves the weights under", examples=["vae.pt"])
+    into: CheckedLocator = Field("model", description="the notebook's model to load them into (a locator)")
+    parameters: dict[str, Scalar] = Field(default_factory=dict, description="the grading parameters of the short "
+                                          "training run when weights are handed in (over the rubric's `parameters`)",
+                                          examples=[{"epochs": 1, "n_train": 6000}])
+    required: bool = Field(False, description="without weights, fail the model checks (true) or retrain (false)")
+
+    @field_validator("file")
+    @classmethod
+    def _plain_name(cls, file: str) -> str:
+        if PurePosixPath(file).name != file or not PurePosixPath(file).suffix:
+            raise ValueError(f"`{file}` is not a plain file name with a suffix (vae.pt, vae.weights.h5)")
+        return file
 
 
 #: Variables the grader sets for every kernel (isolation, reproducibility), which a rubric cannot change.
@@ -190,6 +219,8 @@ class Rubric(BaseModel):
         description='grading parameters: a value, or {value, names, keywords} for notebooks without a `parameters` tag')
     environment: KernelEnvironment = Field(default_factory=KernelEnvironment,
         description="the kernel's packages beyond the grader's own")
+    weights: WeightsSpec | None = Field(None, description="trained weights students hand in beside the notebook "
+                                        "(see the README's 'Handed-in weights')")
     files: list[HandoutFile] = Field(default_factory=list, description="handout files beside the rubric, copied "
         "read-only into every working directory: a name, or {source, to} with the path the notebook opens",
         examples=[["files/lab_utils.py", {"source": "files/mnist_subset.csv", "to": "data/mnist/train.csv"}]])
@@ -216,6 +247,14 @@ class Rubric(BaseModel):
     def parameter_values(self) -> dict[str, Scalar]:
         """Each grading parameter's value, by its rubric name."""
         return {name: p.value if isinstance(p, Parameter) else p for name, p in self.parameters.items()}
+
+    def with_weights(self) -> Rubric:
+        """This rubric as it grades a notebook whose trained weights were handed in: its parameters
+        set to ``weights.parameters`` (the short training's budget), the rest unchanged."""
+        specs = self.parameter_specs()
+        short = {name: specs[name].model_copy(update={"value": value}) if name in specs else value
+                 for name, value in self.weights.parameters.items()}
+        return self.model_copy(update={"parameters": {**self.parameters, **short}})
 
     def parameter_specs(self) -> dict[str, Parameter]:
         """Each grading parameter as a :class:`Parameter` (a bare value: its own name only)."""

@@ -28,17 +28,19 @@ from vaegrade.grader.rubric.schema import Rubric
 from vaegrade.grader.run import transforms
 from vaegrade.grader.run.environments import ensure_environment
 from vaegrade.grader.run.isolation import IsolationMode
-from vaegrade.grader.run.prepare import Preparation, prepare
+from vaegrade.grader.run.prepare import Preparation, handed_in, prepare, weights_request
 from vaegrade.grader.run.record import environment, error_result, written_result
 from vaegrade.grader.run.session import run_session
-from vaegrade.grader.run.submissions import Submission, read_notebook
+from vaegrade.grader.run.submissions import Submission, find_weights, read_notebook
 
 
-def locate_report(submission: Submission, rubric: Rubric) -> Submission:
-    """``submission`` with the report file handed in with it (:func:`vaegrade.grader.report.run.find_report_file`),
-    found once, for its gradebook key and its report checks (none without a ``report:`` section)."""
+def locate_files(submission: Submission, rubric: Rubric) -> Submission:
+    """``submission`` with the report file (:func:`vaegrade.grader.report.run.find_report_file`) and
+    the trained weights (:func:`vaegrade.grader.run.submissions.find_weights`) handed in with it,
+    found once, for its gradebook key and its checks (none without a ``report:`` or ``weights:`` section)."""
     report = find_report_file(submission.path, rubric.report) if rubric.report else None
-    return dataclasses.replace(submission, report=report)
+    weights = find_weights(submission.path, rubric.weights.file) if rubric.weights else None
+    return dataclasses.replace(submission, report=report, weights=weights)
 
 
 def grade_submission(submission: Submission, rubric: Rubric, out: Path, isolation: IsolationMode = "bubblewrap",
@@ -50,7 +52,7 @@ def grade_submission(submission: Submission, rubric: Rubric, out: Path, isolatio
     as the sandbox user of this process's leased slot. With ``selfcheck``, ``selfcheck.all()``
     runs in the same kernel first, finding the rubric's public view in the working directory as a
     student's kernel finds it in the bundle (the kernel must import vaegrade). The report file
-    read is ``submission.report`` (see :func:`locate_report`). Never raises for a problem of the
+    read is ``submission.report`` (see :func:`locate_files`). Never raises for a problem of the
     submission's own: those become the result's ``status``, ``error`` and check messages.
     """
     destination = out / submission.name
@@ -63,12 +65,16 @@ def grade_submission(submission: Submission, rubric: Rubric, out: Path, isolatio
         return Row(written_result(submission.name, rubric, *_report_checks(submission, rubric, notebook, None)), npz({}))
 
     kernel = ensure_environment(rubric.environment.packages, rubric.environment.variables)
+    short = rubric.weights is not None and (submission.weights is not None or rubric.weights.required)
+    rubric = rubric.with_weights() if short else rubric  # handed-in weights: a short training, then theirs
     cleared, forged = transforms.strip_reserved(transforms.clear_outputs(notebook))
-    prepared = prepare(cleared, rubric)  # these two before the thread below: ast.parse is not thread-safe
-    public = public_yaml(rubric) if selfcheck else None  # (CPython gh-106905), and both parse with it
+    prepared = prepare(cleared, rubric, submission.weights)  # these two before the thread below: ast.parse is not
+    public = public_yaml(rubric) if selfcheck else None  # thread-safe (CPython gh-106905), and both parse with it
     preparation = Preparation(rubric)  # the probe requests, torch, scipy, the judge: made while the notebook runs
+    extra = [weights_request()] if submission.weights is not None else []
     session = run_session(prepared.notebook, prepared.shims, rubric, kernel, isolation, _student_modules(submission, rubric),
-                          lambda: list(preparation.requests()[1].values()), destination / "kernel.log", public)
+                          lambda: list(preparation.requests()[1].values()) + extra, destination / "kernel.log", public,
+                          submission.weights)
     execution, report = session.execution, session.execution.report
     report.adaptations = prepared.adaptations
     report.warnings[:0] = [f"your notebook was repaired: {repair}" for repair in repairs] + [
@@ -91,7 +97,8 @@ def grade_submission(submission: Submission, rubric: Rubric, out: Path, isolatio
     preparation.join()
     started = time.monotonic()
     evidence = Evidence(requests=requests, outputs=session.outputs, notebook=execution.notebook, context=context,
-                        stopped_at=report.cell_errors[0].describe() if report.cell_errors else None)
+                        stopped_at=report.cell_errors[0].describe() if report.cell_errors else None,
+                        weights=handed_in(submission.weights, rubric, session.outputs) if short else None)
     checks, figures = evaluate_checks(rubric.checks, evidence, report.kernel_usable, report.message)
     written, written_report = _report_checks(submission, rubric, notebook, execution.notebook)
     checks += written

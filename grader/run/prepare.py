@@ -1,16 +1,21 @@
-"""Before a notebook runs: its grading parameters set and its platform's shims found
-(:func:`prepare`), and the grader's own preparation started in a thread (:class:`Preparation`).
+"""Before a notebook runs: its grading parameters set, its platform's shims found and, with
+handed-in weights, the cell that loads them placed (:func:`prepare`); the grader's own preparation
+started in a thread (:class:`Preparation`); and, after it ran, what became of the weights
+(:func:`handed_in`).
 """
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 
 import nbformat
 
-from vaegrade.grader.checks.base import ProbeContext, ProbeRequest
+from vaegrade.grader.checks.base import HandedIn, ProbeContext, ProbeRequest
 from vaegrade.grader.checks.evaluate import unique_requests
+from vaegrade.grader.probe.interface import describe_locator, locator_config
+from vaegrade.grader.probe.requests import ProbeOutput, WeightsRequest
 from vaegrade.grader.rubric.schema import Parameter, Rubric
 from vaegrade.grader.run import source, transforms
 
@@ -29,18 +34,53 @@ class Prepared:
     tensorflow_1: list[str]
 
 
-def prepare(notebook: nbformat.NotebookNode, rubric: Rubric) -> Prepared:
-    """Set the grading parameters and find what the notebook needs shimmed on a CPU grader."""
+#: Where handed-in weights appear in the kernel's working directory (read-only).
+HANDED_IN = ".vaegrade-weights"
+
+
+def prepare(notebook: nbformat.NotebookNode, rubric: Rubric, weights: Path | None = None) -> Prepared:
+    """Set the grading parameters and find what the notebook needs shimmed on a CPU grader; with
+    handed-in ``weights`` (``rubric`` then being :meth:`Rubric.with_weights`), load them after the
+    notebook's training (:func:`vaegrade.grader.run.transforms.inject_weights_cell`)."""
     prepared, tagged, rewrites = transforms.set_parameters(notebook, rubric.parameter_values(),
                                                            targets(rubric.parameter_specs()))
+    loaded = []
+    if weights is not None:
+        spec = {"path": f"{HANDED_IN}/{rubric.weights.file}", "into": locator_config(rubric.weights.into),
+                "name": f"`{weights.name}` into {describe_locator(rubric.weights.into)}"}
+        prepared, cell = transforms.inject_weights_cell(prepared, rubric.framework, spec)
+        budget = ", ".join(f"{name} = {value}" for name, value in rubric.weights.parameters.items())
+        loaded = [f"your trained weights (`{weights.name}`) were loaded into {describe_locator(rubric.weights.into)} "
+                  + (f"after cell {cell}, the last that trains" if cell else "after your last cell")
+                  + (f"; your training ran first at the short budget {budget}" if budget else "")]
     found = source.scan_platform([cell.source for cell in notebook.cells if cell.cell_type == "code"])
     shims = {"cuda": found.cuda, "colab": found.colab, "installs": bool(found.installs),
              "magics": sorted({magic.split()[0] for magic in found.magics}),
              "records": {key: recording.model_dump(mode="json") for check in rubric.checks
                          for key, recording in check.recordings().items()}}
-    adaptations = ([f"grading parameter set in {rewrite}" for rewrite in rewrites] + found.notes()
+    adaptations = ([f"grading parameter set in {rewrite}" for rewrite in rewrites] + loaded + found.notes()
                    + rubric.data.notes(rubric.dataset))
     return Prepared(prepared, tagged, rewrites, shims, adaptations, found.tensorflow_1)
+
+
+WEIGHTS_KEY = "handed_in_weights"
+
+
+def weights_request() -> WeightsRequest:
+    """The probe's question: were the handed-in weights loaded (see :func:`handed_in`)?"""
+    return WeightsRequest(key=WEIGHTS_KEY)
+
+
+def handed_in(weights: Path | None, rubric: Rubric, outputs: dict[str, ProbeOutput]) -> HandedIn:
+    """What became of the trained ``weights`` the rubric asks for: not handed in, not loaded (why), or loaded."""
+    if weights is None:
+        return HandedIn(None, False, f"no trained weights were handed in: save them as the handout does, to "
+                                     f"`{rubric.weights.file}`, and hand that file in beside your notebook")
+    output = outputs.get(WEIGHTS_KEY, ProbeOutput(error="the probe did not run"))
+    if output.error is not None:
+        return HandedIn(weights.name, False, f"your trained weights were not loaded: {output.error}")
+    loaded, message = bool(output.arrays["loaded"]), output.arrays["message"].tobytes().decode(errors="replace")
+    return HandedIn(weights.name, loaded, message if loaded else f"your trained weights could not be loaded: {message}")
 
 
 def targets(specs: dict[str, Parameter]) -> source.Targets:

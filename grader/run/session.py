@@ -26,6 +26,7 @@ from vaegrade.grader.run.datasets import served_files
 from vaegrade.grader.run.environments import KernelEnvironment
 from vaegrade.grader.run.executor import Execution, run_notebook
 from vaegrade.grader.run.isolation import IsolationMode, isolator
+from vaegrade.grader.run.prepare import HANDED_IN
 from vaegrade.grader.run.workspace import Workspace
 from vaegrade.grader.shipped import source_folders
 
@@ -44,13 +45,14 @@ class Session:
 
 def run_session(notebook: nbformat.NotebookNode, shims: dict[str, object], rubric: Rubric, kernel: KernelEnvironment,
                 mode: IsolationMode, modules: list[Path], requests: Callable[[], list[ProbeRequest]],
-                kernel_log: Path, public: str | None = None) -> Session:
+                kernel_log: Path, public: str | None = None, weights: Path | None = None) -> Session:
     """Run ``notebook`` (its parameters set) under ``mode``, then probe it with ``requests()``
     (called only after the student's cells ran, so the probe's inputs do not exist while
     student code runs).
 
     The kernel's working directory holds, read-only, the served data sets, the rubric's handout
-    files and the student's ``modules``; with ``public`` (a public rubric's text), it also holds
+    files, the student's ``modules`` and handed-in ``weights`` (under
+    :data:`vaegrade.grader.run.prepare.HANDED_IN`); with ``public`` (a public rubric's text), it also holds
     that rubric and vaegrade's source folders are visible, so that ``selfcheck.all()`` runs in
     the kernel before the probe (as a student's kernel finds the rubric in the bundle).
     """
@@ -67,6 +69,8 @@ def run_session(notebook: nbformat.NotebookNode, shims: dict[str, object], rubri
             workspace.provision(path, file.to)
         for path in modules:
             workspace.provision(path, path.name)
+        if weights is not None:
+            workspace.provision(weights, f"{HANDED_IN}/{rubric.weights.file}")
         if public is not None:
             (workspace.root / "public.yaml").write_text(public, encoding="utf-8")
             workspace.provision(workspace.root / "public.yaml", f"{rubric.name}{PUBLIC_SUFFIX}")

@@ -362,3 +362,38 @@ def _is_ipython_call(node: ast.Call) -> bool:
             and isinstance(func.value, ast.Call) and isinstance(func.value.func, ast.Name)
             and func.value.func.id == "get_ipython" and bool(node.args)
             and all(isinstance(a, ast.Constant) and isinstance(a.value, str) for a in node.args))
+
+
+#: Calls that train: a loss differentiated (``loss.backward()``, ``tape.gradient(...)``) or a Keras
+#: training (``model.fit(...)``, ``train_on_batch``).
+TRAINING_CALLS = frozenset({"backward", "gradient", "fit", "fit_generator", "train_on_batch"})
+
+
+def last_training_cell(sources: list[str]) -> int | None:
+    """The index in ``sources`` of the last cell that trains: one whose own statements (not the
+    bodies of the functions and classes it defines) make a :data:`TRAINING_CALLS` call, or call a
+    function or method the notebook defines that does (at any depth). None when no cell trains."""
+    trees = [parsed[1] if parsed else None for parsed in map(parse_cell, sources)]
+    bodies = {node.name: node for tree in trees if tree for node in ast.walk(tree)
+              if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    trainers: set[str] = set()
+    while True:  # a function trains when its body trains: grow the set until it stops growing
+        grown = {name for name, node in bodies.items() if _trains(node.body, trainers)} | trainers
+        if grown == trainers:
+            break
+        trainers = grown
+    found = [index for index, tree in enumerate(trees) if tree is not None and _trains(tree.body, trainers)]
+    return found[-1] if found else None
+
+
+def _trains(statements: list[ast.stmt], trainers: set[str]) -> bool:
+    """True when ``statements`` (not the definitions among them) call a training call or a trainer."""
+    for statement in statements:
+        if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            continue
+        for node in ast.walk(statement):
+            if isinstance(node, ast.Call):
+                name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", None)
+                if name in TRAINING_CALLS or name in trainers:
+                    return True
+    return False

@@ -23,14 +23,29 @@ from vaegrade.grader.errors import SubmissionError
 class Submission:
     """A notebook to grade (or a folder that should have held one), the name its results go
     under (``OUT/<name>/``), the sha256 of its bytes (empty for a folder), the submissions with
-    the same bytes, and the report file handed in with it, once a rubric asked for one
-    (:func:`vaegrade.grader.run.grade.locate_report`)."""
+    the same bytes, and the report file and trained weights handed in with it, once a rubric
+    asked for them (:func:`vaegrade.grader.run.grade.locate_files`)."""
 
     name: str
     path: Path
     sha256: str = ""
     duplicate_of: tuple[str, ...] = ()
     report: Path | None = None
+    weights: Path | None = None
+
+
+def find_weights(notebook: Path, file: str) -> Path | None:
+    """The trained weights handed in with ``notebook``, saved by the handout as ``file``
+    (``vae.pt``): ``<notebook's stem><file's suffixes>`` beside it (``reference_solution.pt`` in a
+    folder of notebooks), else ``file`` itself when the notebook is alone in its folder (a
+    student's own). None when there is none (a symbolic link is never followed)."""
+    folder = notebook.parent
+    own = folder / (notebook.stem + "".join(Path(file).suffixes))
+    if own.is_file() and not own.is_symlink():
+        return own
+    alone = len(list(folder.glob("*.ipynb"))) <= 1
+    named = folder / file
+    return named if alone and named.is_file() and not named.is_symlink() else None
 
 
 #: Where ``vaegrade check`` writes its feedback beside a student's notebook (with an executed copy).

@@ -8,7 +8,9 @@
    tagged ``injected-parameters`` right after it overrides the student's values); otherwise
    the notebook's own names and keywords for the parameters are rewritten
    (:func:`vaegrade.grader.run.source.rewrite_parameters`).
-4. :func:`probe_cell`: the last cell, which runs the probe's kernel side (``grader/probe/kernel/``).
+4. :func:`inject_weights_cell` (a rubric's ``weights:``, when the student handed them in): right
+   after the notebook's last training cell, the trained weights are loaded into its model.
+5. :func:`probe_cell`: the last cell, which runs the probe's kernel side (``grader/probe/kernel/``).
 
 Injected cells carry ``metadata.vaegrade.injected = true`` and an ``injected-*`` tag, so that cell
 numbers reported to students count only their own cells; both are reserved: the student's file
@@ -24,7 +26,7 @@ from typing import Any
 import nbformat
 
 from vaegrade.grader.probe.cell import GRADING_VARIABLE, KERNEL_SOURCE, injected, is_injected
-from vaegrade.grader.run.source import Targets, rewrite_parameters
+from vaegrade.grader.run.source import Targets, last_training_cell, rewrite_parameters
 
 SETUP_SOURCE = Path(__file__).with_name("kernel_setup.py").read_text(encoding="utf-8")
 
@@ -79,6 +81,32 @@ def inject_setup_cell(nb: nbformat.NotebookNode, config: dict[str, Any]) -> nbfo
     nb = copy.deepcopy(nb)
     nb.cells.insert(0, injected(source, "injected-setup"))
     return nb
+
+
+def inject_weights_cell(nb: nbformat.NotebookNode, framework: str, spec: dict[str, Any]) -> tuple[nbformat.NotebookNode, int | None]:
+    """A copy of ``nb`` with a cell, right after its last training cell
+    (:func:`vaegrade.grader.run.source.last_training_cell`; else after its last cell), that loads
+    the handed-in weights ``spec["path"]`` into the object the locator ``spec["into"]`` names
+    (the probe's ``load_handed_in``: it never raises into the notebook).
+
+    Returns:
+        (notebook, cell): ``cell`` is the training cell's number among the student's cells, from
+        1 (None when no cell trains).
+    """
+    nb = copy.deepcopy(nb)
+    code = [i for i, cell in enumerate(nb.cells) if cell.cell_type == "code" and not is_injected(cell)]
+    found = last_training_cell([nb.cells[i].source for i in code])
+    position = code[found] + 1 if found is not None else len(nb.cells)
+    source = "\n".join([
+        "# Injected by vaegrade: the trained weights you handed in, loaded into your model after your training.",
+        "_vaegrade_weights = {}",
+        f"exec(compile({KERNEL_SOURCE!r}, 'vaegrade_probe', 'exec'), _vaegrade_weights)",
+        f"_vaegrade_weights['load_handed_in'](globals(), {framework!r}, {spec!r})",
+        "del _vaegrade_weights",
+    ])
+    nb.cells.insert(position, injected(source, "injected-weights"))
+    number = None if found is None else sum(1 for cell in nb.cells[:code[found] + 1] if not is_injected(cell))
+    return nb, number
 
 
 def set_parameters(nb: nbformat.NotebookNode, values: dict[str, Any],
@@ -144,11 +172,12 @@ def probe_cell(probe_dir: str, selfcheck: bool = False) -> nbformat.NotebookNode
     """The cell that runs the probe's kernel side (``grader/probe/kernel/``) against the student's global namespace;
     with ``selfcheck``, first ``selfcheck.all()`` (its verdicts in ``<probe_dir>/selfcheck.json``)."""
     source = "\n".join([
-        *([SELFCHECK_SOURCE.format(path=str(Path(probe_dir) / "selfcheck.json"), variable=GRADING_VARIABLE)]
-          if selfcheck else []),
         "# Injected by vaegrade: calls your functions and model on the grader's inputs.",
         "_vaegrade_probe = {}",
         f"exec(compile({KERNEL_SOURCE!r}, 'vaegrade_probe', 'exec'), _vaegrade_probe)",
+        "_vaegrade_probe['stop_recording']()  # your training is over: what follows is the grader's",
+        *([SELFCHECK_SOURCE.format(path=str(Path(probe_dir) / "selfcheck.json"), variable=GRADING_VARIABLE)]
+          if selfcheck else []),
         f"_vaegrade_probe['main'](globals(), {probe_dir!r})",
         "del _vaegrade_probe",
     ])

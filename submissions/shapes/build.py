@@ -12,6 +12,7 @@ grades them all in the sandbox.
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import nbformat
@@ -859,7 +860,8 @@ shape("torchvision_keras_in_colab", [
 # 21. Keras 2 (the keras/examples variational_autoencoder.py of 2018, as courses handed it out until
 #     2023): a Lambda sampling layer with keras.backend (K.int_shape), functional encoder and decoder,
 #     the loss added to the model with add_loss on symbolic tensors, keras.utils.np_utils imported.
-#     Graded under the legacy recipe: tensorflow + tf-keras, TF_USE_LEGACY_KERAS=1.
+#     Graded under the legacy recipe: tensorflow + tf-keras, TF_USE_LEGACY_KERAS=1. The correct notebook
+#     hands in its trained weights (keras2_add_loss.weights.h5, written by `build.py --weights`).
 shape("keras2_add_loss", [
     ("md", "# Variational autoencoder (Keras 2)\nAfter keras/examples/variational_autoencoder.py."),
     ("code", "from keras.layers import Lambda, Input, Dense\nfrom keras.models import Model\nfrom keras.datasets import mnist\n"
@@ -894,7 +896,8 @@ shape("keras2_add_loss", [
              "kl_loss = K.sum(kl_loss, axis=-1) * -0.5\n"
              "vae.add_loss(K.mean(reconstruction_loss + kl_loss))\n"
              "vae.compile(optimizer='adam')\n"
-             "history = vae.fit(x_train, epochs=epochs, batch_size=batch_size, validation_data=(x_test, None))"),
+             "history = vae.fit(x_train, epochs=epochs, batch_size=batch_size, validation_data=(x_test, None))\n"
+             "vae.save_weights('vae.weights.h5')  # handed in with the notebook"),
     ("code", "z_mean_test, _, _ = encoder.predict(x_test[:2000], batch_size=batch_size)\n"
              "plt.scatter(z_mean_test[:, 0], z_mean_test[:, 1], c=y_test[:2000], s=2); plt.title('Latent space'); plt.show()"),
 ], bugs={
@@ -940,6 +943,16 @@ def write_csv_subset(path: Path, count: int = 600) -> None:
     path.write_text("\n".join(rows) + "\n")
 
 
+def weights() -> None:
+    """The trained weights the Keras 2 shape hands in: its notebook run as graded, 10 epochs on the
+    60,000 training images (about a minute on a CPU)."""
+    sys.path.insert(0, str(HERE.parent))
+    from notebooks import train_as_graded
+
+    train_as_graded(HERE / "keras2_add_loss" / "keras2_add_loss.ipynb", HERE.parents[1] / "rubrics" / "shapes" / "keras2_add_loss.yaml",
+                    {"epochs": 10}, "vae.weights.h5", HERE / "keras2_add_loss" / "keras2_add_loss.weights.h5")
+
+
 def main() -> None:
     write_csv_subset(HERE.parents[1] / "rubrics" / "shapes" / "files" / "mnist_subset.csv")
     for name, spec in SHAPES.items():
@@ -954,3 +967,5 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+    if "--weights" in sys.argv:
+        weights()

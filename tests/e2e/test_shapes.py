@@ -190,6 +190,13 @@ def test_a_keras_2_notebook_grades_under_the_legacy_recipe(graded):
     assert "the training set served holds its first 3,000 of 60,000 images" in result.execution.adaptations
     add_loss = next(check for check in result.checks if check.id == "add_loss")
     assert "BCE summed over pixels + 1 x KL" in add_loss.message  # the loss add_loss gave fit, identified
+    # its trained weights (Keras 2's HDF5) were handed in: loaded after the one-epoch training
+    assert ("your trained weights (`keras2_add_loss.weights.h5`) were loaded into `vae` after cell 6, the last that "
+            "trains; your training ran first at the short budget epochs = 1") in result.execution.adaptations
+    retrained = load_result(out["keras2_add_loss"] / "flawed_kl_no_half")  # no weights: retrained at 2 epochs
+    bce = {name: next(c.details["bce"] for c in r.checks if c.id == "reconstruction")
+           for name, r in (("weights", result), ("retrained", retrained))}
+    assert bce["weights"] < bce["retrained"] - 30, bce
 
 
 def test_tensorflow_1_code_gets_its_own_status_not_a_kernel_failure(graded):

@@ -5,7 +5,7 @@ ADAPTERS = {"torch": torch_adapter, "tensorflow": tensorflow_adapter}
 KINDS = {"call": kind_call, "interface": kind_interface, "reconstruct": kind_reconstruct,
          "decode_prior": kind_decode_prior, "history": kind_history, "fit_latents": kind_fit_latents,
          "interpolate": kind_interpolate, "inpaint": kind_inpaint, "forward": kind_forward,
-         "training_step": kind_training_step, "recorded": kind_recorded}
+         "training_step": kind_training_step, "recorded": kind_recorded, "weights": kind_weights}
 
 
 class Kernel:

@@ -104,12 +104,15 @@ def kind_training_step(request, inputs):
     recorder.close()
     if not recorder.steps:
         raise LookupError(recorder.why_empty())
-    return step_arrays(recorder.steps)
+    return {**step_arrays(recorder.steps), "curve": np.asarray(recorder.curve, dtype=np.float64)}
 
 
 def kind_recorded(request, inputs):
-    """The last steps of the student's own training, as recorded while the notebook ran."""
+    """The first and last steps of the student's own training, as recorded while the notebook ran,
+    and every step's loss (``curve``)."""
     import sys
+
+    import numpy as np
 
     recorder = getattr(sys.modules.get("_vaegrade_recording"), "recorders", {}).get(request["record"])
     if recorder is None:
@@ -117,4 +120,4 @@ def kind_recorded(request, inputs):
     recorder.close()
     if not recorder.steps:
         raise LookupError(recorder.why_empty())
-    return step_arrays(recorder.steps)
+    return {**step_arrays(recorder.steps), "curve": np.asarray(recorder.curve, dtype=np.float64)}

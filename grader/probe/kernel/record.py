@@ -18,6 +18,7 @@ class Recorder:
 
         self.fw, self.spec, self.namespace = fw, spec, namespace
         self.first, self.last = [], collections.deque(maxlen=spec["keep"] - spec["keep"] // 2)
+        self.curve = []  # every finite step's loss: the learning curve
         self.current, self.stops, self.problem = {}, [], None
         self.seen, self.diverged, self.roots = 0, 0, None
         if attached:
@@ -31,10 +32,10 @@ class Recorder:
     def follow(self, namespace):
         """Attach, or attach again when the points' names were bound to new objects."""
         roots = self.bound(namespace)
-        if self.stops and roots == self.roots:
+        if self.roots is not None and roots == self.roots:
             return
         self.close()
-        self.first = []
+        self.first, self.curve = [], []
         self.last.clear()
         self.attach(namespace)
         self.roots, self.problem = roots, None
@@ -56,6 +57,7 @@ class Recorder:
                 step = self.step(target)
                 if all(np.isfinite(value).all() for value in step.values()):
                     (self.first if len(self.first) < self.spec["keep"] // 2 else self.last).append(step)
+                    self.curve.append(step["loss"])
                 else:
                     self.diverged += 1
         except Exception as exc:  # noqa: BLE001 (the student's training goes on, whatever happens here)
@@ -91,14 +93,23 @@ class Recorder:
 def start_recording(framework, namespace, records):
     """Record the student's own training steps for each of ``records`` ({key: spec}): called by
     the setup cell, before the student's first cell. The recorders live in a module of their own
-    (``_vaegrade_recording``), where the probe finds them."""
+    (``_vaegrade_recording``), where the probe finds them, and stops them (:func:`stop_recording`)."""
     import sys
     import types
 
     fw = ADAPTERS[framework]()
     recorders = {key: Recorder(fw, spec, namespace) for key, spec in records.items()}
-    fw.on_loss(lambda target: [recorder.on_loss(target) for recorder in recorders.values()])
-    fw.observable_training()
     module = types.ModuleType("_vaegrade_recording")
-    module.recorders = recorders
+    module.recorders, module.active = recorders, True
     sys.modules[module.__name__] = module
+    fw.on_loss(lambda target: [recorder.on_loss(target) for recorder in recorders.values()] if module.active else None)
+    fw.observable_training()
+
+
+def stop_recording():
+    """The student's cells are over: the probe's own gradients are no training steps."""
+    import sys
+
+    module = sys.modules.get("_vaegrade_recording")
+    if module is not None:
+        module.active = False

@@ -173,3 +173,11 @@ class TensorFlow:
             optimiser.apply_gradients([(tape.gradient(loss, w), w)])
         return (tf.nn.softplus(w) if request["positive"] else w).numpy()
 
+
+    @staticmethod
+    def load_weights(model, path):
+        """Keras's own ``model.load_weights`` (``.weights.h5`` or ``.keras``), whose error names the
+        layer whose variables do not fit the file."""
+        if not hasattr(model, "load_weights"):
+            raise TypeError(f"it is a {type(model).__name__}, not a Keras model")
+        model.load_weights(path)

@@ -177,3 +177,24 @@ class Torch:
                 optimiser.step()
         return (torch.nn.functional.softplus(w) if request["positive"] else w).detach().numpy()
 
+
+    @staticmethod
+    def load_weights(model, path):
+        """Load a ``state_dict`` (``torch.save(model.state_dict(), path)``; a checkpoint dict holding
+        one under ``state_dict``/``model_state_dict``/``model`` too) into ``model``, refusing one
+        whose parameter names or shapes differ from the model's, each named. ``weights_only``: the
+        file's pickle may hold tensors and containers only, never code."""
+        if not isinstance(model, torch.nn.Module):
+            raise TypeError(f"it is a {type(model).__name__}, not a torch.nn.Module")
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:
+            raise ValueError(f"the file is not a state_dict saved with torch.save(model.state_dict(), ...) "
+                             f"({type(exc).__name__}: {str(exc).splitlines()[0][:160]})") from None
+        for key in ("state_dict", "model_state_dict", "model"):
+            if isinstance(state, dict) and isinstance(state.get(key), dict):
+                state = state[key]
+        if not isinstance(state, dict):
+            raise ValueError(f"the file holds a {type(state).__name__}, not a state_dict")
+        mismatches(dict(model.state_dict()), state, lambda value: tuple(value.shape))
+        model.load_state_dict(state)

@@ -52,3 +52,12 @@ def test_compare_with_golden_names_each_difference():
     golden["checks"]["a"] = ["failed", 0.0]
     assert compare_with_golden(result, golden)[0] == "a passed, golden failed"
 
+
+
+def test_the_slowest_correct_solution_sets_each_band():
+    from vaegrade.grader.assignment.calibrate import slowest
+
+    bce = {"reference.ipynb": [76.0, 77.5], "deeper_mlp.ipynb": [104.2, 105.9], "small_lr.ipynb": [98.0, 99.0]}
+    assert slowest("bce", bce) == "deeper_mlp.ipynb"  # a loss: the highest mean
+    coverage = {"reference.ipynb": [10, 10], "deeper_mlp.ipynb": [9, 10], "small_lr.ipynb": [8, 9]}
+    assert slowest("classes_covered", coverage) == "small_lr.ipynb"  # higher is better: the lowest mean

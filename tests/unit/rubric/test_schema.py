@@ -20,7 +20,8 @@ def test_shipped_rubric_loads_and_sums_to_100():
     assert rubric.max_score == 100
     assert [c.id for c in rubric.checks] == ["kl_divergence", "reparameterize", "vae_loss", "model_interface",
                                               "reconstruction", "decoder_uses_z", "training_copies", "active_units",
-                                              "sample_quality", "training_history", "figures", "kl_divergence_extremes"]
+                                              "sample_quality", "learning", "training_history", "figures",
+                                              "kl_divergence_extremes"]
     assert len(rubric.sha256) == 64
 
 
