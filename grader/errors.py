@@ -11,6 +11,7 @@
     ├── EnvironmentBuildError a rubric's kernel environment cannot be built, or a package of it does not import
     │                         (vaegrade.grader.run.environments, vaegrade.grader.run.smoke)
     ├── ClusterUnavailable    no Dask cluster, or no worker of it, can grade (vaegrade.grader.batch.workers)
+    ├── Interrupted           Ctrl-C during a batch: what was kept and how to resume (vaegrade.grader.batch.grade)
     └── Lost                  a worker died on every attempt at a submission (vaegrade.grader.batch.workers)
 
 Problems inside a student's notebook (a cell that raises, a timeout, a dead kernel) are not
@@ -23,7 +24,16 @@ from pathlib import Path
 
 
 class GraderError(Exception):
-    """Base of every error the grader reports to a user instead of a traceback."""
+    """Base of every error the grader reports to a user instead of a traceback: one line on
+    stderr and the exit status ``status``."""
+
+    status = 2
+
+
+class Interrupted(GraderError):
+    """The user pressed Ctrl-C during a batch; the message says what was kept and how to go on."""
+
+    status = 130  # 128 + SIGINT, as shells report an interrupted command
 
 
 class RubricError(GraderError):

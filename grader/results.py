@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 CheckStatus = Literal["passed", "partial", "failed", "error", "skipped"]
 
@@ -73,15 +73,21 @@ class ReportResult(BaseModel):
 
 
 class CellError(BaseModel):
-    """A student cell that raised. ``cell_index`` is 0-based in the submitted notebook."""
+    """A student cell that raised. ``cell_index`` is 0-based in the submitted notebook (nbformat's
+    list); ``cell_number``, 1-based, is how every message counts cells (the first cell is cell 1)."""
 
     cell_index: int
     ename: str
     evalue: str
     source_line: str = ""
 
+    @computed_field
+    @property
+    def cell_number(self) -> int:
+        return self.cell_index + 1
+
     def describe(self) -> str:
-        where = f"cell {self.cell_index + 1}" + (f" (`{self.source_line}`)" if self.source_line else "")
+        where = f"cell {self.cell_number}" + (f" (`{self.source_line}`)" if self.source_line else "")
         return f"{where} raised {self.ename}: {self.evalue}"
 
 

@@ -1,9 +1,10 @@
-"""Where the files vaegrade ships beside its code are: ``templates`` and ``rubrics``.
+"""Where the files vaegrade keeps beside its code are: ``templates`` and ``rubrics``.
 
-The repository's ``templates/`` and ``rubrics/`` are the packages ``vaegrade.templates`` and
-``vaegrade.rubrics`` (data only; pyproject's ``package-dir`` maps them), beside ``grader/``
-(``vaegrade.grader``) both in a checkout (an editable install) and in a wheel's
-``site-packages/vaegrade/``: :data:`ROOT` is that common folder.
+The repository's ``templates/`` is the package ``vaegrade.templates`` (data only; pyproject's
+``package-dir`` maps it), beside ``grader/`` (``vaegrade.grader``) both in a checkout (an editable
+install) and in a wheel's ``site-packages/vaegrade/``: :data:`ROOT` is that common folder. The
+shipped assignments' ``rubrics/`` are there in a checkout (an instructor's install) only: the
+wheel students install carries no instructor rubric (hidden checks, their inputs, answer patterns).
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ def shipped(name: Literal["templates", "rubrics"]) -> Path:
 
 def rubric_file(spec: str | Path) -> Path:
     """``spec`` when it is a file, else the shipped rubric of that name (``vae_mnist``,
-    ``shapes/keras_functional``) when there is one, else ``spec`` (loading it says it is missing)."""
+    ``shapes/keras_functional``) when there is one (in a checkout), else ``spec`` (loading it says
+    it is missing)."""
     shipped_file = shipped("rubrics") / f"{spec}.yaml"
     return Path(spec) if Path(spec).is_file() or not shipped_file.is_file() else shipped_file
 

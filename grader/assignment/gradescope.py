@@ -33,22 +33,52 @@ from vaegrade.grader.run.isolation import IsolationMode
 from vaegrade.grader.shipped import ROOT
 
 SETUP = """#!/usr/bin/env bash
-# Gradescope runs this once, as root, to build the autograder's image.
+# Gradescope runs this once, as root, to build the autograder's image (Ubuntu 22.04: Python 3.10).
 set -euo pipefail
 apt-get update
 apt-get install -y python3 python3-venv bubblewrap
-python3 -m venv /opt/vaegrade
+PYTHON=python3
+if ! python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+    apt-get install -y python3.11 python3.11-venv  # vaegrade needs Python >= 3.11 (Ubuntu 22.04's universe has it)
+    PYTHON=python3.11
+fi
+"$PYTHON" -m venv /opt/vaegrade
 /opt/vaegrade/bin/pip install torch=={torch} --index-url https://download.pytorch.org/whl/cpu
 {tensorflow}/opt/vaegrade/bin/pip install /autograder/source/{wheel}
+# Can student code be sandboxed here? The answer is the isolation run_autograder starts with.
+/opt/vaegrade/bin/python -c '{check}' > /opt/vaegrade/isolation
+echo "vaegrade: student notebooks will be graded with --isolation $(cat /opt/vaegrade/isolation)"
 """
 
+#: Prints ``bubblewrap`` when the sandbox works in this image, else ``none`` (the reason on stderr).
+CHECK = ("import sys\n"
+         "from vaegrade.grader.run.isolation import ISOLATORS, SandboxUnavailable\n"
+         "from vaegrade.grader.rubric.policy import ExecutionPolicy\n"
+         "try:\n"
+         "    ISOLATORS[\"bubblewrap\"].check_available(ExecutionPolicy())\n"
+         "    print(\"bubblewrap\")\n"
+         "except SandboxUnavailable as exc:\n"
+         "    print(\"none\")\n"
+         "    print(f\"vaegrade: no sandbox in this image: {exc}\", file=sys.stderr)\n")
+
 RUN = """#!/usr/bin/env bash
-# Gradescope runs this for every submission: grade it, then write results/results.json.
+# Gradescope runs this for every submission: grade it, then write results/results.json. Its stdout
+# is shown to the course staff only (results.json's stdout_visibility: hidden).
 ROOT="${{AUTOGRADER_ROOT:-/autograder}}"
 VAEGRADE="${{VAEGRADE:-/opt/vaegrade/bin/vaegrade}}"
 WORK="$(mktemp -d)"
-"$VAEGRADE" grade "$ROOT/submission" --rubric "$ROOT/source/rubric.yaml" --out "$WORK/out" --jobs 1 \\
-    --isolation {isolation} --quiet 2> "$WORK/stderr"
+trap 'rm -rf "$WORK"' EXIT
+ISOLATION="$(cat "$(dirname "$VAEGRADE")/../isolation" 2>/dev/null || echo {isolation})"
+grade() {{
+    "$VAEGRADE" grade "$ROOT/submission" --rubric "$ROOT/source/rubric.yaml" --out "$WORK/out" --jobs 1 \\
+        --isolation "$1" --quiet > /dev/null 2> "$WORK/stderr"
+}}
+grade "$ISOLATION"
+if [ $? -eq 2 ] && [ "$ISOLATION" = bubblewrap ] && grep -q "sandbox\\|bubblewrap\\|namespace" "$WORK/stderr"; then
+    echo "vaegrade (for the course staff): bubblewrap cannot sandbox student code in this container: $(tail -n 1 "$WORK/stderr")"
+    echo "vaegrade (for the course staff): graded with --isolation none, inside Gradescope's own per-submission container"
+    grade none
+fi
 "$VAEGRADE" export "$WORK/out" --format gradescope --to "$WORK/gradescope" --rubric "$ROOT/source/rubric.yaml" \\
     > /dev/null 2>&1
 mkdir -p "$ROOT/results"
@@ -61,15 +91,14 @@ fi
 """
 
 
-def build_wheel() -> Path:
-    """vaegrade's wheel, built from this checkout (``pip wheel --no-deps``) into a temporary folder.
+def build_wheel(folder: Path) -> Path:
+    """vaegrade's wheel, built from this checkout (``pip wheel --no-deps``) into ``folder``.
 
     Raises:
         ClassFileError: vaegrade is not running from a checkout (pass ``--wheel``).
     """
     if not (ROOT / "pyproject.toml").is_file():
         raise ClassFileError(ROOT, "vaegrade is installed from a wheel here: pass that wheel with --wheel")
-    folder = Path(tempfile.mkdtemp(prefix="vaegrade-wheel-"))
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(folder), str(ROOT)],
                    check=True, cwd=folder)
     return next(folder.glob("vaegrade-*.whl"))
@@ -87,11 +116,11 @@ def write_package(rubric_path: Path, out: Path, isolation: IsolationMode = "bubb
         ClassFileError: no wheel to ship (see :func:`build_wheel`).
     """
     rubric = load_rubric(rubric_path)
-    wheel = wheel or build_wheel()
     tensorflow = "/opt/vaegrade/bin/pip install tensorflow-cpu\n" if rubric.framework == "tensorflow" else ""
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as package:
+    with tempfile.TemporaryDirectory(prefix="vaegrade-wheel-") as folder, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as package:
+        wheel = wheel or build_wheel(Path(folder))
         for name, text in (("setup.sh", SETUP.format(torch=version("torch").split("+")[0], tensorflow=tensorflow,
-                                                     wheel=wheel.name)),
+                                                     wheel=wheel.name, check=CHECK)),
                            ("run_autograder", RUN.format(isolation=isolation))):
             info = zipfile.ZipInfo(name)
             info.external_attr = 0o755 << 16  # executable, as Gradescope runs them

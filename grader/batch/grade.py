@@ -28,7 +28,7 @@ from typing import Callable, TypeVar
 from vaegrade import __version__
 from vaegrade.grader.batch import workers
 from vaegrade.grader.batch.gradebook import Gradebook, Key, write_csv
-from vaegrade.grader.errors import Lost
+from vaegrade.grader.errors import Interrupted, Lost
 from vaegrade.grader.publish import similarity
 from vaegrade.grader.publish.feedback import publish
 from vaegrade.grader.publish.late import Lateness
@@ -133,7 +133,7 @@ def grade_submissions(submissions: list[Submission], rubric: Rubric, out: Path, 
         result = apply_overrides(row.result, overrides or {})
         result = lateness.apply(result) if lateness is not None else result
         if result is not row.result or not _published(result, out / submission.name):
-            publish(Row(result, row.figures_npz), out / submission.name)
+            publish(Row(result, row.figures_npz), out / submission.name, overview=True)
         results[submission.name] = result
         if on_result is not None and (only is None or submission.name in only):
             on_result(result, reused)
@@ -153,20 +153,29 @@ def grade_submissions(submissions: list[Submission], rubric: Rubric, out: Path, 
         background = stack.enter_context(ThreadPoolExecutor(1, thread_name_prefix="vaegrade-similarity"))
         flagged = background.submit(_when_idle, similarity.flags, submissions, rubric.handout_path())
         executor = executor or stack.enter_context(workers.open_executor(min(jobs, len(pending))))
-        for job, graded in executor.map(grade_job, [Job(s, rubric, isolation, selfcheck) for s in pending]):
-            if isinstance(graded, Lost):
-                graded = Graded(internal_error(job.submission, rubric, str(graded)), {})
-            destination = out / job.submission.name
-            destination.mkdir(parents=True, exist_ok=True)
-            for name, data in graded.files.items():
-                (destination / name).write_bytes(data)
-            if not graded.row.result.internal:
-                book.put(keys[job.submission.name], graded.row)
-            finish(job.submission, graded.row, False)
+        interrupted = False
+        try:
+            for job, graded in executor.map(grade_job, [Job(s, rubric, isolation, selfcheck) for s in pending]):
+                if isinstance(graded, Lost):
+                    graded = Graded(internal_error(job.submission, rubric, str(graded)), {})
+                destination = out / job.submission.name
+                destination.mkdir(parents=True, exist_ok=True)
+                for name, data in graded.files.items():
+                    (destination / name).write_bytes(data)
+                if not graded.row.result.internal:
+                    book.put(keys[job.submission.name], graded.row)
+                finish(job.submission, graded.row, False)
+        except KeyboardInterrupt:  # Ctrl-C: publish what is done, then say so
+            interrupted = True
         book.close()
         ordered = [results[s.name] for s in submissions if s.name in results]
         write_csv(ordered, out / "gradebook.csv")
-        write_overview(ordered, out / "index.html", flagged.result())
+        write_overview(ordered, out / "index.html", [] if interrupted else flagged.result())
+        if interrupted:
+            flagged.cancel()
+            raise Interrupted(f"interrupted: {len(ordered)} of {len(submissions)} submission(s) graded, kept in "
+                              f"{out / 'gradebook.sqlite'} and listed in {out / 'gradebook.csv'}; run the same "
+                              "command again to grade the rest")
     return ordered
 
 

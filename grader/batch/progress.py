@@ -1,7 +1,7 @@
 """What ``vaegrade grade`` prints while a batch runs, for people, logs and scripts.
 
 - ``live`` (stdout is a terminal): a progress bar (rich) with the counts graded / errors /
-  already graded, the elapsed time and an estimate of the time left; one summary line per
+  already graded, the elapsed time and the time left (:meth:`Reporter.time_left`); one summary line per
   submission above it; a closing table.
 - ``plain`` (stdout is a file or a CI log): the summary lines and a closing count; nothing
   that redraws.
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Literal
 
@@ -44,32 +45,55 @@ def summary(result: SubmissionResult, out: Path, reused: bool) -> str:
 
 
 class Reporter:
-    """Shows a batch's results as they arrive (``with Reporter(...) as r: ... r.result(...)``)."""
+    """Shows a batch's results as they arrive (``with Reporter(...) as r: ... r.result(...)``);
+    ``jobs`` submissions are graded at once (for the time left, :meth:`time_left`)."""
 
-    def __init__(self, mode: Mode, total: int, out: Path) -> None:
-        self.mode, self.total, self.out = mode, total, out
+    def __init__(self, mode: Mode, total: int, out: Path, jobs: int = 1) -> None:
+        self.mode, self.total, self.out, self.jobs = mode, total, out, max(1, jobs)
         self.counts = {"graded": 0, "errors": 0, "already graded": 0}
         self.results: list[tuple[SubmissionResult, bool]] = []
+        self.history: list[float] = []  # seconds each reused result took when it was graded
         self._progress = None
+        self._started = time.monotonic()
 
     def __enter__(self) -> "Reporter":
         if self.mode == "live":
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
             self._progress = Progress(TextColumn("grading"), BarColumn(), MofNCompleteColumn(),
-                                      TextColumn("{task.fields[counts]}"), TimeElapsedColumn(), TextColumn("left"),
-                                      TimeRemainingColumn())
+                                      TextColumn("{task.fields[counts]}"), TextColumn("elapsed"), TimeElapsedColumn(),
+                                      TextColumn("{task.fields[left]}"))
             self._progress.start()
-            self._task = self._progress.add_task("grading", total=self.total, counts=self._counts())
+            self._task = self._progress.add_task("grading", total=self.total, counts=self._counts(), left=self.time_left())
         return self
 
     def _counts(self) -> str:
         return ", ".join(f"{count} {name}" for name, count in self.counts.items())
 
+    def time_left(self) -> str:
+        """The time left, from this run's pace (the wall time per submission graded so far, all
+        ``jobs`` at once) or, before the first is done, from how long the gradebook's reused
+        results took (their notebooks' run times, ``jobs`` at once); "estimating" without either."""
+        done = self.counts["graded"] + self.counts["errors"]
+        remaining = self.total - len(self.results)
+        if remaining <= 0:
+            return ""
+        if done:
+            seconds = remaining * (time.monotonic() - self._started) / done
+        elif self.history:
+            seconds = remaining * sum(self.history) / len(self.history) / self.jobs
+        else:
+            return "time left: estimating"
+        minutes, rest = divmod(round(seconds), 60)
+        return f"about {minutes} min {rest:02d} s left" if minutes else f"about {rest} s left"
+
     def result(self, result: SubmissionResult, reused: bool) -> None:
         """Record and show one submission's result."""
         self.results.append((result, reused))
         self.counts["already graded" if reused else "graded" if result.status == "graded" else "errors"] += 1
+        if reused and result.execution is not None:
+            self.history.append(result.execution.duration)
+            self._started = time.monotonic()  # this run's pace counts from the first submission it grades
         if self.mode == "json":
             print(json.dumps({"submission": result.submission, "score": result.score, "max_score": result.max_score,
                               "status": result.status, "error": result.error, "reused": reused,
@@ -78,11 +102,13 @@ class Reporter:
             print(summary(result, self.out, reused), flush=True)
         elif self._progress is not None:
             self._progress.console.print(summary(result, self.out, reused), markup=False, highlight=False)
-            self._progress.update(self._task, advance=1, counts=self._counts())
+            self._progress.update(self._task, advance=1, counts=self._counts(), left=self.time_left())
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, kind: type[BaseException] | None, *exc: object) -> None:
         if self._progress is not None:
             self._progress.stop()
+        if kind is not None:  # the batch ended early (Ctrl-C): its own one line says what was kept
+            return
         closing = (f"{len(self.results)} of {self.total} submission(s): {self._counts()}; feedback: "
                    f"{self.out}/<submission>/feedback.html; gradebook: {self.out / 'gradebook.csv'}")
         if self.mode == "live" and self.results:

@@ -31,6 +31,7 @@ import contextlib
 import multiprocessing
 import multiprocessing.forkserver
 import os
+import signal
 import threading
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -90,8 +91,10 @@ class ProcessPool:
         tries = dict.fromkeys(range(len(items)), 0)
         pending = list(range(len(items)))
         while pending:
-            with ProcessPoolExecutor(self.jobs, mp_context=self.context, initializer=_start_worker,
-                                     initargs=(self.jobs,)) as pool:
+            pool = ProcessPoolExecutor(self.jobs, mp_context=self.context, initializer=_start_worker,
+                                       initargs=(self.jobs,))
+            finished = False
+            try:
                 futures = {pool.submit(fn, items[index]): index for index in pending}
                 pending = []
                 while futures:
@@ -108,11 +111,21 @@ class ProcessPool:
                         else:
                             yield items[index], Lost(f"the worker failed on {tries[index]} attempt(s) "
                                                      f"({type(error).__name__}: {error})")
+                finished = True
+            finally:
+                if not finished:  # interrupted (Ctrl-C): the running items are not waited for
+                    for process in list((getattr(pool, "_processes", None) or {}).values()):  # CPython keeps them there
+                        process.terminate()  # their sandboxes die with them (bwrap --die-with-parent)
+                pool.shutdown(wait=True, cancel_futures=not finished)
 
 
 def _start_worker(jobs: int) -> None:
+    """Set up a worker: torch's threads, its end with the coordinator's, and Ctrl-C left to the
+    coordinator (which keeps what is done and ends the batch; a worker's own traceback would
+    only bury that one line)."""
     import torch  # imported already, by the fork server
 
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // jobs))
     threading.Thread(target=_exit_with_coordinator, daemon=True).start()
 

@@ -11,16 +11,16 @@ from pathlib import Path
 from vaegrade.grader.assignment import calibrate
 from vaegrade.grader.batch import progress, workers
 from vaegrade.grader.batch.grade import grade_submissions
-from vaegrade.grader.errors import ClassFileError
+from vaegrade.grader.cli import paths
 from vaegrade.grader.publish.feedback import publish
-from vaegrade.grader.publish.late import Lateness, file_times, read_times
+from vaegrade.grader.publish.late import lateness_for
 from vaegrade.grader.publish.overrides import load_overrides
 from vaegrade.grader.results import check_lines
 from vaegrade.grader.rubric.public import find_public_rubric, load_public
-from vaegrade.grader.rubric.schema import Rubric, load_rubric
-from vaegrade.grader.run.smoke import ready_environment
+from vaegrade.grader.rubric.schema import load_rubric
 from vaegrade.grader.run.grade import grade_submission, locate_files
 from vaegrade.grader.run.isolation import ISOLATORS
+from vaegrade.grader.run.smoke import ready_environment
 from vaegrade.grader.run.submissions import CHECK_FOLDER, Submission, find_submissions
 
 
@@ -44,7 +44,7 @@ def _grade(args: argparse.Namespace) -> int:
         return 2
     chosen = [s for s in submissions if not only or s.name in only]
     overrides = load_overrides(args.overrides, rubric) if args.overrides else None
-    lateness = _lateness(args, rubric, submissions)
+    lateness = lateness_for(rubric, args.rubric, submissions, args.submission_times)
     jobs = min(args.jobs, len(chosen))
     # made first: a local pool's fork server imports the grader while the sandbox is checked
     with workers.open_executor(jobs, args.scheduler, args.cluster, rubric.execution, args.isolation) as executor:
@@ -63,27 +63,11 @@ def _grade(args: argparse.Namespace) -> int:
         if mode in ("live", "plain"):
             print(f"grading {len(chosen)} submission(s) with rubric {rubric.name} into {args.out} "
                   f"({where}, isolation: {args.isolation})", flush=True)
-        with progress.Reporter(mode, len(chosen), args.out) as reporter:
+        with progress.Reporter(mode, len(chosen), args.out, jobs) as reporter:
             graded = grade_submissions(submissions, rubric, args.out, jobs, args.isolation, on_result=reporter.result,
                                        overrides=overrides, only=only or None, force=args.force, executor=executor,
                                        lateness=lateness)
     return 0 if all(r.status == "graded" for r in graded) else 1
-
-
-def _lateness(args: argparse.Namespace, rubric: Rubric, submissions: list[Submission]) -> Lateness | None:
-    """The rubric's late policy with the submission times of ``--submission-times`` (else the
-    notebooks' modification times); None without a policy."""
-    if rubric.late is None:
-        if args.submission_times:
-            raise ClassFileError(args.rubric, "--submission-times needs a `late:` section in the rubric")
-        return None
-    if args.submission_times:
-        times = read_times(args.submission_times)
-        for name in sorted({s.name for s in submissions} - set(times)):
-            print(f"vaegrade: WARNING: {args.submission_times} has no time for {name}: no late deduction for it",
-                  file=sys.stderr)
-        return Lateness(rubric.late, times, f"the LMS's times in {args.submission_times.name}")
-    return Lateness(rubric.late, file_times(submissions), "the notebook file's modification time")
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -126,15 +110,15 @@ def _calibrate(args: argparse.Namespace) -> int:
 def register(verbs: argparse._SubParsersAction) -> None:
     """Add ``grade``, ``check`` and ``calibrate`` to the command's verbs."""
     grade = verbs.add_parser("grade", help="grade notebooks and write feedback and a gradebook")
-    grade.add_argument("submissions", nargs="+", type=Path, help=".ipynb files or folders of them")
+    grade.add_argument("submissions", nargs="+", type=paths.existing, help=".ipynb files or folders of them")
     grade.add_argument("--rubric", required=True, type=Path)
-    grade.add_argument("--out", required=True, type=Path,
+    grade.add_argument("--out", required=True, type=paths.folder_to_write,
                        help="results, feedback and gradebook.sqlite; run again with the same OUT to resume")
     grade.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                        help="notebooks graded at once here, or the workers of --cluster local (default: cores)")
     isolation_option(grade, "bubblewrap")
-    grade.add_argument("--overrides", type=Path, help="CSV of manual grades: submission,check,score,comment")
-    grade.add_argument("--submission-times", type=Path,
+    grade.add_argument("--overrides", type=paths.existing, help="CSV of manual grades: submission,check,score,comment")
+    grade.add_argument("--submission-times", type=paths.existing,
                        help="for the rubric's late policy: CSV of submission,submitted_at (ISO 8601 with offset) from "
                             "the LMS (default: the notebooks' modification times)")
     grade.add_argument("--only", nargs="+", metavar="NAME",
@@ -150,17 +134,17 @@ def register(verbs: argparse._SubParsersAction) -> None:
     dask.add_argument("--cluster", choices=["local"], help="local: grade on a Dask LocalCluster of --jobs workers")
     grade.set_defaults(run=_grade)
     check = verbs.add_parser("check", help="students: run a notebook as the grader would, with the public checks only")
-    check.add_argument("notebook", type=Path)
+    check.add_argument("notebook", type=paths.existing)
     check.add_argument("--rubric", help="a public rubric file or a shipped rubric's name (default: the "
                                         "*.public.yaml beside the notebook)")
-    check.add_argument("--out", type=Path, help="feedback folder (default: vaegrade-check/ beside the notebook)")
+    check.add_argument("--out", type=paths.folder_to_write, help="feedback folder (default: vaegrade-check/ beside the notebook)")
     isolation_option(check, "none", "default none: your own notebook runs as you")
     check.set_defaults(run=_check)
     cal = verbs.add_parser("calibrate", help="derive thresholds from repeated runs of correct solutions (the slowest sets them)")
     cal.add_argument("--rubric", required=True, type=Path)
-    cal.add_argument("--notebook", required=True, type=Path, action="append",
+    cal.add_argument("--notebook", required=True, type=paths.existing, action="append",
                      help="a correct solution: the reference, then any alternative (repeat the option)")
     cal.add_argument("--runs", type=int, default=5)
-    cal.add_argument("--out", required=True, type=Path, help="calibration JSON to write")
+    cal.add_argument("--out", required=True, type=paths.file_to_write, help="calibration JSON to write")
     isolation_option(cal, "bubblewrap")
     cal.set_defaults(run=_calibrate)

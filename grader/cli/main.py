@@ -23,14 +23,23 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import NoReturn
 
 from vaegrade.grader.cli import grading, release, results
-from vaegrade.grader.errors import GraderError
+from vaegrade.grader.errors import GraderError, Interrupted
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse's parser whose usage errors are one line on stderr (what is wrong, and where the
+    verb's help is) and exit 2, instead of the usage block and the error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"vaegrade: {message} (see `{self.prog} --help`)\n")
 
 
 def parser() -> argparse.ArgumentParser:
     """The command's parser: every verb group registers its own verbs and arguments."""
-    top = argparse.ArgumentParser(prog="vaegrade", description="Auto-grader for VAE assignments.")
+    top = Parser(prog="vaegrade", description="Auto-grader for VAE assignments.")
     verbs = top.add_subparsers(dest="verb", required=True)
     for group in (grading, results, release):
         group.register(verbs)
@@ -38,13 +47,20 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run one verb; a :class:`vaegrade.grader.errors.GraderError` is one line on stderr and exit 2."""
-    args = parser().parse_args(argv)
+    """Run one verb; a :class:`vaegrade.grader.errors.GraderError` is one line on stderr and its
+    status (2; 130 for Ctrl-C, :class:`vaegrade.grader.errors.Interrupted`)."""
+    try:
+        args = parser().parse_args(argv)
+    except SystemExit as exit:  # --help (0), or a usage error already said in one line (2)
+        return int(exit.code or 0)
     try:
         return args.run(args)
     except GraderError as exc:
         print(f"vaegrade: {exc}", file=sys.stderr)
-        return 2
+        return exc.status
+    except KeyboardInterrupt:  # before any submission was graded (a batch says what it kept: Interrupted)
+        print("vaegrade: interrupted; nothing was kept", file=sys.stderr)
+        return Interrupted.status
 
 
 def run() -> None:

@@ -7,6 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from vaegrade.grader.cli import paths
 from vaegrade.grader.publish import exports, overview
 from vaegrade.grader.publish.feedback import publish
 from vaegrade.grader.publish.overrides import apply_overrides, load_overrides
@@ -50,22 +51,22 @@ def _export(args: argparse.Namespace) -> int:
 def register(verbs: argparse._SubParsersAction) -> None:
     """Add ``report``, ``summary`` and ``export`` to the command's verbs."""
     report = verbs.add_parser("report", help="check a written report (PDF, Markdown, text or notebook) on its own")
-    report.add_argument("report", type=Path, help="the report: .pdf, .md, .txt or .ipynb")
+    report.add_argument("report", type=paths.existing, help="the report: .pdf, .md, .txt or .ipynb")
     report.add_argument("--rubric", required=True, type=Path, help="a rubric with a `report:` section")
-    report.add_argument("--notebook", type=Path, help="the notebook the report describes (its outputs back claimed numbers)")
-    report.add_argument("--out", required=True, type=Path, help="OUT/<name>/result.json and feedback.html")
-    report.add_argument("--overrides", type=Path, help="CSV of manual grades: submission,check,score,comment")
+    report.add_argument("--notebook", type=paths.existing, help="the notebook the report describes (its outputs back claimed numbers)")
+    report.add_argument("--out", required=True, type=paths.folder_to_write, help="OUT/<name>/result.json and feedback.html")
+    report.add_argument("--overrides", type=paths.existing, help="CSV of manual grades: submission,check,score,comment")
     report.set_defaults(run=_report)
     summarised = verbs.add_parser("summary", help="how the class did: scores, each check's pass rate, failures")
-    summarised.add_argument("out", type=Path, help="the OUT folder of `vaegrade grade`")
+    summarised.add_argument("out", type=paths.existing, help="the OUT folder of `vaegrade grade`")
     summarised.set_defaults(run=_summary)
     export = verbs.add_parser("export", help="grades from OUT in the formats Canvas, Gradescope and pandas import")
-    export.add_argument("out", type=Path, help="the OUT folder of `vaegrade grade`")
+    export.add_argument("out", type=paths.existing, help="the OUT folder of `vaegrade grade`")
     export.add_argument("--format", required=True, choices=list(exports.EXPORTERS),
                         help="; ".join(f"{name}: {cls.help}" for name, cls in exports.EXPORTERS.items()))
-    export.add_argument("--to", required=True, type=Path,
+    export.add_argument("--to", required=True, type=paths.file_to_write,
                         help="the file to write (gradescope: a folder of <submission>/results.json)")
-    export.add_argument("--roster", type=Path, help="canvas: CSV of submission,Student,ID,SIS User ID,SIS Login ID,Section")
+    export.add_argument("--roster", type=paths.existing, help="canvas: CSV of submission,Student,ID,SIS User ID,SIS Login ID,Section")
     export.add_argument("--assignment", help="canvas: the assignment's column (default: the rubric's name)")
     export.add_argument("--rubric", type=Path, help="gradescope: the rubric (its hidden checks show after publishing)")
     export.set_defaults(run=_export)

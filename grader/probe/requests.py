@@ -189,10 +189,13 @@ class TrainingStepRequest(ModelRequest):
 
 
 class RecordedRequest(Request):
-    """The steps recorded as the student's own training ran (the setup cell's recording ``record``)."""
+    """The steps recorded as the student's own training ran (the setup cell's recording ``record``);
+    with ``owners`` (locators of the graded model's encoder and decoder), which of the trainings
+    recorded trained that model (``trains_model``, one flag per training)."""
 
     kind: Literal["recorded"] = "recorded"
     record: str
+    owners: list[dict[str, Any]] = Field(default_factory=list)
 
 
 class WeightsRequest(Request):

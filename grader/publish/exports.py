@@ -91,17 +91,24 @@ def canvas_csv(results: list[SubmissionResult], roster: dict[str, dict[str, str]
 
 
 def gradescope_results(result: SubmissionResult, rubric: Rubric) -> dict:
-    """Gradescope's ``results.json`` for one submission: the total, and one test per check with
-    its message as output; a hidden check shows after the grades are published."""
+    """Gradescope's ``results.json`` for one submission: the total, a summary as its ``output``
+    (what could not be graded, the late deduction, the visible checks that lost points and where
+    the figures are), and one test per check with its message as output; a hidden check shows
+    after the grades are published. The autograder's stdout (its notes for the staff) stays hidden."""
     hidden = {check.id for check in rubric.hidden_checks()}
     tests = [{"name": check.title, "number": check.id, "score": check.score, "max_score": check.max_score,
               "status": "passed" if check.status == "passed" else "failed", "output": check.message,
               "visibility": "after_published" if check.id in hidden else "visible"} for check in result.checks]
     late = (f"Late by {result.late.days_late} day(s): {result.late.points:g} point(s) deducted by the late policy."
             if result.late else "")
+    lost = [check for check in result.checks if check.status != "passed" and check.id not in hidden]
+    summary = (f"vaegrade: {result.score:g} / {result.max_score:g}." + (
+        f" Points lost on {len(lost)} visible check(s): {', '.join(check.id for check in lost)} (each test below says why)."
+        if lost else "") + " The figures of your model (samples, reconstructions, learning curve) are on the feedback page "
+        "vaegrade wrote for this submission (feedback.html); your course staff can share it.")
     return {"score": result.score, "execution_time": round(result.execution.duration, 1) if result.execution else 0,
-            "output": " ".join(filter(None, [result.error, late])), "visibility": "visible", "stdout_visibility": "hidden",
-            "tests": tests}
+            "output": "\n\n".join(filter(None, [result.error, late, summary])), "visibility": "visible",
+            "stdout_visibility": "hidden", "tests": tests}
 
 
 def long_rows(results: list[SubmissionResult]) -> list[dict[str, object]]:

@@ -25,6 +25,7 @@ HTML_TEMPLATES = Environment(loader=FileSystemLoader(shipped("templates")), auto
 ZOOM = 2  # screen pixels per image pixel
 CAPTION = 14  # pixels of caption under each image
 CURVE_WIDTH, CURVE_HEIGHT, MARGIN = 300, 170, 36
+DOTS = 60  # the most values a curve marks with a dot each
 
 
 def _png(image: Image.Image) -> str:
@@ -48,8 +49,9 @@ def _image_grid(images: np.ndarray, titles: list[str], columns: int) -> str:
     return _png(grid)
 
 
-def _curves(series: dict[str, np.ndarray]) -> str:
-    """One small line plot per series (values per epoch), side by side, min and max labelled."""
+def _curves(series: dict[str, np.ndarray], unit: str = "epoch") -> str:
+    """One small line plot per series (values per ``unit``), side by side, min and max labelled; a
+    dot per value when there are few enough to tell apart."""
     image = Image.new("RGB", (len(series) * (CURVE_WIDTH + 10), CURVE_HEIGHT + 2 * MARGIN), "white")
     draw = ImageDraw.Draw(image)
     for panel, (name, values) in enumerate(series.items()):
@@ -67,17 +69,29 @@ def _curves(series: dict[str, np.ndarray]) -> str:
         points = list(zip(xs.tolist(), ys.tolist()))
         if len(points) > 1:
             draw.line(points, fill=(31, 119, 180), width=2)
-        for x, y in points:
+        for x, y in points if len(points) <= DOTS else []:
             draw.ellipse((x - 3, y - 3, x + 3, y + 3), fill=(31, 119, 180))
         draw.text((left - MARGIN + 2, top - 6), f"{high:.4g}", fill="black")
         draw.text((left - MARGIN + 2, top + height - 6), f"{low:.4g}", fill="black")
-        draw.text((left + width / 2 - 30, top + height + 6), f"epoch 1-{len(values)}", fill="black")
+        draw.text((left + width / 2 - 30, top + height + 6), f"{unit} 1-{len(values)}", fill="black")
     return _png(image)
 
 
-def figures(artifacts: dict[str, np.ndarray]) -> dict[str, str]:
-    """PNG data URIs for whichever figures the artifacts allow: samples, reconstructions, paths,
-    inpaintings, copied training images, curves."""
+def figures(artifacts: dict[str, np.ndarray]) -> dict[str, dict[str, str]]:
+    """PNG data URIs by check id, then by figure (each check's arrays are saved as
+    ``<check id>/<name>``, so that two checks of one type keep their own figures): samples,
+    reconstructions, paths, inpaintings, copied training images, the history's curves and the
+    learning curve, whichever a check's arrays allow."""
+    by_check: dict[str, dict[str, np.ndarray]] = {}
+    for key, array in artifacts.items():
+        check_id, _, name = key.rpartition("/")
+        by_check.setdefault(check_id, {})[name] = array
+    drawn = {check_id: _drawn(arrays) for check_id, arrays in by_check.items()}
+    return {check_id: pictures for check_id, pictures in drawn.items() if pictures}
+
+
+def _drawn(artifacts: dict[str, np.ndarray]) -> dict[str, str]:
+    """The figures one check's arrays allow, by kind."""
     out = {}
     if "prior_samples" in artifacts:
         labels = artifacts.get("prior_sample_labels", np.full(len(artifacts["prior_samples"]), -1))
@@ -98,21 +112,31 @@ def figures(artifacts: dict[str, np.ndarray]) -> dict[str, str]:
     if "history_loss" in artifacts and artifacts["history_loss"].size:
         out["curves"] = _curves({f"{key} (nats per example)": artifacts[f"history_{key}"].reshape(-1)
                                  for key in ("loss", "recon", "kl") if f"history_{key}" in artifacts})
+    if "curve" in artifacts and artifacts["curve"].size:
+        out["learning"] = _curves({"training loss at every step": artifacts["curve"].reshape(-1)}, unit="step")
     return out
 
 
-def render(template: str, result: object, artifacts: dict[str, np.ndarray]) -> str:
-    """HTML of ``template`` for a result (a :class:`SubmissionResult`, or self-check's) and its figures."""
-    return HTML_TEMPLATES.get_template(template).render(result=result, figures=figures(artifacts))
+def render(template: str, result: object, artifacts: dict[str, np.ndarray], links: list[tuple[str, str]] = ()) -> str:
+    """HTML of ``template`` for a result (a :class:`SubmissionResult`, or self-check's), its
+    figures and ``links`` (label, relative address) to the pages and files beside it."""
+    return HTML_TEMPLATES.get_template(template).render(result=result, figures=figures(artifacts), links=links)
 
 
-def write_feedback(result: SubmissionResult, artifacts: dict[str, np.ndarray], path: Path) -> None:
+def write_feedback(result: SubmissionResult, artifacts: dict[str, np.ndarray], path: Path,
+                   links: list[tuple[str, str]] = ()) -> None:
     """Render ``feedback.html`` for one submission."""
-    path.write_text(render("feedback.html.j2", result, artifacts), encoding="utf-8")
+    path.write_text(render("feedback.html.j2", result, artifacts, links), encoding="utf-8")
 
 
-def publish(row: Row, destination: Path) -> None:
-    """Write ``result.json``, ``artifacts.npz`` and ``feedback.html`` for one stored result.
+#: The files a graded submission's folder may hold beside its page, by the label its links give them.
+BESIDE = {"the executed notebook": "executed.ipynb", "the kernel's log": "kernel.log"}
+
+
+def publish(row: Row, destination: Path, overview: bool = False) -> None:
+    """Write ``result.json``, ``artifacts.npz`` and ``feedback.html`` for one stored result, the
+    page linking back to the class overview (``overview``: ``../index.html``, a batch's) and to the
+    executed notebook and the kernel's log when they are beside it.
 
     A page that cannot be drawn (a vaegrade bug) loses nothing: the result is written first, the
     page then says what failed and where the result is, and the problem is logged."""
@@ -122,7 +146,9 @@ def publish(row: Row, destination: Path) -> None:
     try:
         with np.load(io.BytesIO(row.figures_npz), allow_pickle=False) as stored:
             figures = {name: stored[name] for name in stored.files}
-        write_feedback(row.result, figures, destination / "feedback.html")
+        links = [("the class overview", "../index.html")] if overview else []
+        links += [(label, name) for label, name in BESIDE.items() if (destination / name).exists()]
+        write_feedback(row.result, figures, destination / "feedback.html", links)
     except Exception as exc:  # noqa: BLE001  (the grade is kept whatever the page's problem)
         logging.getLogger("vaegrade").error("%s: the feedback page could not be drawn (%s: %s); the result is in %s",
                                             row.result.submission, type(exc).__name__, exc, destination / "result.json")

@@ -7,6 +7,7 @@ the notebook files' modification times (which copying can change: prefer the LMS
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -15,6 +16,7 @@ from vaegrade.grader.errors import ClassFileError
 from vaegrade.grader.publish.tables import read_rows
 from vaegrade.grader.results import LateRecord, SubmissionResult
 from vaegrade.grader.rubric.late import LatePolicy
+from vaegrade.grader.rubric.schema import Rubric
 from vaegrade.grader.run.submissions import Submission
 
 
@@ -41,6 +43,29 @@ def read_times(path: Path) -> dict[str, datetime]:
 def file_times(submissions: list[Submission]) -> dict[str, datetime]:
     """Each submission's file modification time (UTC)."""
     return {s.name: datetime.fromtimestamp(s.path.stat().st_mtime, timezone.utc) for s in submissions if s.path.exists()}
+
+
+def lateness_for(rubric: Rubric, rubric_path: Path, submissions: list[Submission],
+                 submission_times: Path | None) -> Lateness | None:
+    """The rubric's late policy with the submission times of ``submission_times`` (a CSV from the
+    LMS; a submission it lacks is warned about on stderr) or else the notebooks' modification
+    times; None without a policy.
+
+    Raises:
+        ClassFileError: ``submission_times`` with a rubric that has no late policy, or a CSV that
+            cannot be read (:func:`read_times`).
+    """
+    if rubric.late is None:
+        if submission_times:
+            raise ClassFileError(rubric_path, "--submission-times needs a `late:` section in the rubric")
+        return None
+    if submission_times:
+        times = read_times(submission_times)
+        for name in sorted({s.name for s in submissions} - set(times)):
+            print(f"vaegrade: WARNING: {submission_times} has no time for {name}: no late deduction for it",
+                  file=sys.stderr)
+        return Lateness(rubric.late, times, f"the LMS's times in {submission_times.name}")
+    return Lateness(rubric.late, file_times(submissions), "the notebook file's modification time")
 
 
 @dataclass(frozen=True)

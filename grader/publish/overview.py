@@ -2,14 +2,17 @@
 rebuilt after every ``vaegrade grade``), both from the published results.
 
 The statistics an instructor reads after a batch: the score distribution, each check's pass rate
-and mean score with its most common message among those who lost points on it, the submissions
-that could not be graded and why, and the slowest ones; the page adds the similarity flags
-(:mod:`vaegrade.grader.publish.similarity`) and a sortable table of every submission, each linked to its
-feedback page.
+and mean score with the messages of those who lost points on it (grouped by their text with the
+numbers taken out, so that a bug five students share is one line with a count, and each student
+linked), the submissions that need attention (could not be graded, scored zero, a check the
+grader could not evaluate or left to a person, a similarity flag) and the slowest ones; the page
+adds the similarity flags (:mod:`vaegrade.grader.publish.similarity`) and a sortable table of every
+submission, each linked to its feedback page.
 """
 
 from __future__ import annotations
 
+import re
 import statistics
 from collections import Counter
 from dataclasses import dataclass
@@ -22,15 +25,21 @@ from vaegrade.grader.results import SubmissionResult
 
 @dataclass(frozen=True)
 class CheckSummary:
-    """One check across the class: how many were graded on it, passed it, its mean score, and
-    the most common message of those who did not pass (with how many got it)."""
+    """One check across the class: how many were graded on it, passed it, its mean score, the
+    messages of those who did not pass grouped by :func:`message_kind` (most common first, with
+    how many got each), and who did not pass: (submission, score, message)."""
 
     id: str
     max_score: float
     graded: int
     passed: int
     mean_score: float
-    common_failure: tuple[str, int] | None
+    failure_kinds: list[tuple[str, int]]
+    failures: list[tuple[str, float, str]]
+
+    @property
+    def common_failure(self) -> tuple[str, int] | None:
+        return self.failure_kinds[0] if self.failure_kinds else None
 
 
 @dataclass(frozen=True)
@@ -40,23 +49,56 @@ class ClassSummary:
     checks: list[CheckSummary]
     ungraded: list[tuple[str, str]]  # (submission, why)
     slowest: list[tuple[str, float]]  # (submission, seconds), at most 5
+    attention: dict[str, list[str]]  # submission -> why it needs a person's look
 
 
-def summarise(results: list[SubmissionResult]) -> ClassSummary:
-    """The class's statistics; the checks of submissions that could not be graded are left out."""
+NUMBER = re.compile(r"[-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?%?")
+
+
+def message_kind(message: str) -> str:
+    """``message`` with every number replaced by ``#``: the messages of one mistake made by several
+    students differ only in their numbers ("BCE 150.2 nats/image" and "BCE 148.9 nats/image")."""
+    return NUMBER.sub("#", message)
+
+
+def summarise(results: list[SubmissionResult], flags: list[Flag] = ()) -> ClassSummary:
+    """The class's statistics; the checks of submissions that could not be graded are left out.
+    ``flags`` (similarity) count among the reasons a submission needs attention."""
     graded = [r for r in results if r.status == "graded"]
     checks: dict[str, list] = {}
     for result in graded:
         for check in result.checks:
-            checks.setdefault(check.id, []).append(check)
+            checks.setdefault(check.id, []).append((result.submission, check))
     summaries = []
     for check_id, runs in checks.items():
-        failures = Counter(c.message for c in runs if c.status != "passed")
-        summaries.append(CheckSummary(check_id, runs[0].max_score, len(runs), sum(c.status == "passed" for c in runs),
-                                      statistics.fmean(c.score for c in runs), failures.most_common(1)[0] if failures else None))
+        lost = [(name, c.score, c.message) for name, c in runs if c.status != "passed"]
+        kinds = Counter(message_kind(message) for _, _, message in lost).most_common()
+        summaries.append(CheckSummary(check_id, runs[0][1].max_score, len(runs), sum(c.status == "passed" for _, c in runs),
+                                      statistics.fmean(c.score for _, c in runs), kinds, lost))
     timed = sorted(((r.submission, r.execution.duration) for r in results if r.execution), key=lambda t: -t[1])
     return ClassSummary([r.score for r in graded], max((r.max_score for r in results), default=0.0), summaries,
-                        [(r.submission, r.error or "") for r in results if r.status != "graded"], timed[:5])
+                        [(r.submission, r.error or "") for r in results if r.status != "graded"], timed[:5],
+                        needs_attention(results, flags))
+
+
+def needs_attention(results: list[SubmissionResult], flags: list[Flag] = ()) -> dict[str, list[str]]:
+    """Submission -> why a person should look at it: it could not be graded, it scored zero, a
+    check the grader could not evaluate (error) or left to a person (skipped), a similarity flag."""
+    reasons: dict[str, list[str]] = {}
+    for result in sorted(results, key=lambda r: r.submission):
+        why = []
+        if result.status != "graded":
+            why.append(f"could not be graded: {result.error or 'no reason recorded'}")
+        elif result.score == 0:
+            why.append("scored 0")
+        why += [f"`{c.id}` not evaluated: {c.message}" for c in result.checks if c.status == "error"]
+        why += [f"`{c.id}` left to a person" for c in result.checks if c.status == "skipped"]
+        if why:
+            reasons[result.submission] = why
+    for flag in flags:
+        for name, other in ((flag.first, flag.second), (flag.second, flag.first)):
+            reasons.setdefault(name, []).append(f"its {flag.kind} resembles {other}'s")
+    return reasons
 
 
 def histogram(scores: list[float], max_score: float, bins: int = 10) -> list[tuple[float, float, int]]:
@@ -77,7 +119,7 @@ def render_text(summary: ClassSummary) -> str:
             lines.append(f"  {low:6.1f}-{high:<6.1f} {'#' * count} {count}")
     if s.checks:
         width = max(len(c.id) for c in s.checks)
-        lines.append("checks (passed / graded, mean score, most common message when not passed):")
+        lines.append("checks (passed / graded, mean score, most common message when not passed, numbers as #):")
         for c in s.checks:
             failure = f"  {c.common_failure[1]}x: {c.common_failure[0]}" if c.common_failure else ""
             lines.append(f"  {c.id:<{width}} {c.passed:>3}/{c.graded:<3} {c.mean_score:5.1f}/{c.max_score:g}{failure}")
@@ -91,9 +133,9 @@ def render_text(summary: ClassSummary) -> str:
 
 def write_overview(results: list[SubmissionResult], path: Path, flags: list[Flag] = ()) -> None:
     """Write the class overview page (``templates/overview.html.j2``: one self-contained file,
-    its histogram drawn in CSS, linking ``<submission>/feedback.html`` beside it), with the
-    similarity ``flags`` and their shared passages side by side."""
-    s = summarise(results)
+    its histogram drawn in CSS, linking ``<submission>/feedback.html`` beside it and each check's
+    row there), with the similarity ``flags`` and their shared passages side by side."""
+    s = summarise(results, flags)
     bins = histogram(s.scores, s.max_score)
     page = HTML_TEMPLATES.get_template("overview.html.j2").render(
         s=s, results=sorted(results, key=lambda r: r.submission), rubric=results[0].rubric if results else "",

@@ -11,6 +11,7 @@ notebook runs. Every field is listed in ``docs/rubric.md`` (``python -m vaegrade
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, Literal, Union
@@ -329,12 +330,11 @@ def load_rubric(path: str | Path) -> Rubric:
     try:
         rubric = Rubric.model_validate(data)
     except ValidationError as exc:
-        # a union's every branch reports; a type mismatch of another branch is the least telling
-        first = min(exc.errors(), key=lambda error: error["type"].endswith("_type") or error["type"] == "is_instance_of")
+        first = min(exc.errors(), key=_telling)
         loc = [str(part) for part in first["loc"]]
         line = _line_for(loc + (["type"] if first["type"] == "union_tag_invalid" else []), lines)
         more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        raise RubricError(path, line, f"{'.'.join(loc) or 'rubric'}: {first['msg']}{more}") from exc
+        raise RubricError(path, line, f"{'.'.join(loc) or 'rubric'}: {_said(first, exc.errors())}{more}") from exc
     ids = [check.id for check in rubric.checks]
     for index, check_id in enumerate(ids):
         if check_id in ids[:index]:
@@ -351,6 +351,46 @@ def load_rubric(path: str | Path) -> Rubric:
                                                                        f"beside the rubric ({file})")
     rubric._sha256 = hashlib.sha256(text.encode()).hexdigest()
     return rubric
+
+
+def _telling(error: dict) -> int:
+    """How well a validation error tells the writer what to fix, best first: an unknown key (a typo,
+    at its own line: the field it hides is then reported missing too), then the rest, then a type
+    mismatch (a union's every branch reports one: the least telling)."""
+    if error["type"] == "extra_forbidden":
+        return 0
+    return 2 if error["type"].endswith("_type") or error["type"] == "is_instance_of" else 1
+
+
+def _said(error: dict, errors: list[dict]) -> str:
+    """The error's message; an unknown key's names the missing field it most likely misspells."""
+    if error["type"] != "extra_forbidden":
+        return error["msg"]
+    key, parent = str(error["loc"][-1]), error["loc"][:-1]
+    missing = [str(other["loc"][-1]) for other in errors if other["type"] == "missing" and other["loc"][:-1] == parent]
+    guess = difflib.get_close_matches(key, missing, n=1) or difflib.get_close_matches(
+        key, [name for name in _field_names(Rubric) if name != key], n=1)
+    return f"unknown key `{key}`" + (f" (did you mean `{guess[0]}`?)" if guess else "")
+
+
+def _field_names(model: type[BaseModel], seen: set | None = None) -> list[str]:
+    """Every field name of ``model`` and of the models its fields hold (each check type's too)."""
+    seen = set() if seen is None else seen
+    if model in seen:
+        return []
+    seen.add(model)
+    names = list(model.model_fields)
+    for field in model.model_fields.values():
+        for inner in _models_in(field.annotation):
+            names += _field_names(inner, seen)
+    return sorted(set(names))
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    """The pydantic models an annotation names (inside lists, dicts, unions, Annotated)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [model for argument in getattr(annotation, "__args__", ()) for model in _models_in(argument)]
 
 
 def _line_numbers(node: yaml.Node | None, path: tuple = ()) -> dict[tuple, int]:

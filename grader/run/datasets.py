@@ -20,6 +20,17 @@ from vaegrade.reference.data import DATASETS, DataError, Images, load_dataset, s
 
 
 @lru_cache(maxsize=None)
+def dataset_file(name: str) -> Path:
+    """The shipped ``.npz`` file (Keras layout) of the data set ``name``, its checksum verified.
+
+    Raises:
+        DataError: the shipped copy is missing or corrupt.
+    """
+    info = DATASETS[name]
+    verify_sha256(info.file, info.sha256, DataError, info.rebuild)
+    return info.file
+
+
 def served_files(train_subset: int | None, test_subset: int | None = None) -> dict[str, Path]:
     """{data set name: .npz file to serve} with the first ``train_subset`` training and
     ``test_subset`` test images (None: all of them).
@@ -29,10 +40,10 @@ def served_files(train_subset: int | None, test_subset: int | None = None) -> di
     """
     files = {}
     for name, info in DATASETS.items():
-        verify_sha256(info.file, info.sha256, DataError, info.rebuild)
         if train_subset is None and test_subset is None:
-            files[name] = info.file
+            files[name] = dataset_file(name)
             continue
+        verify_sha256(info.file, info.sha256, DataError, info.rebuild)
         path = cache_root() / "data" / f"{name}-train{train_subset}-test{test_subset}-{info.sha256[:12]}.npz"
         if not path.exists():
             data = load_dataset(name)

@@ -55,6 +55,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from vaegrade.grader.errors import GraderError
+from vaegrade.grader.run.processes import printed_lines
 
 BUILD_TIMEOUT = 3600
 UNUSED_DAYS = 30
@@ -263,7 +264,7 @@ def _run(command: list[str], handle, environ: dict[str, str], output: Path, pack
     if run.returncode == 0:
         return
     handle.flush()
-    lines = [line.strip() for line in output.read_text(errors="replace").splitlines() if line.strip()]
+    lines = printed_lines(output.read_text(errors="replace"))
     if "The conflict is caused by:" in lines:
         start = lines.index("The conflict is caused by:") + 1
         cause = [line for line in lines[start:] if not line.startswith(("To fix", "Additionally", "1.", "2.", "ERROR"))][:6]

@@ -34,7 +34,7 @@ from vaegrade.grader.probe.cell import is_injected
 from vaegrade.grader.results import CellError, ExecutionReport
 from vaegrade.grader.rubric.policy import ExecutionPolicy
 from vaegrade.grader.run.isolation import Isolator
-from vaegrade.grader.run.processes import MIB
+from vaegrade.grader.run.processes import MIB, printed_lines
 
 WATCHDOG_GRACE = 5.0  # seconds past the notebook's budget before the watchdog kills the kernel
 WATCHDOG_PERIOD = 0.25
@@ -234,7 +234,10 @@ def run_notebook(
         report = _failure("kernel_failed", f"the kernel's channel broke while running {_describe_cell(nb, running)}: "
                                            f"it sent a message that is not a valid Jupyter message ({exc})", report)
     except (RuntimeError, CellExecutionError) as exc:
-        report = _failure("kernel_failed", f"the kernel failed: {str(exc).splitlines()[0][:300]}", report)
+        said = printed_lines(kernel_log.read_text(errors="replace"))[-3:] if kernel_log and kernel_log.exists() else []
+        report = _failure("kernel_failed", f"the kernel failed: {str(exc).splitlines()[0][:300]}"
+                          + (f"; its last words (kernel.log): {' | '.join(line[:200] for line in said)}" if said else ""),
+                          report)
     finally:
         watchdog.stopped.set()
         for process in launched:  # reap it: a zombie still counts against the sandbox user's process limit

@@ -1,5 +1,6 @@
-"""The kernel's processes as the grader manages them: memory cgroups, the process table, and
-killing and reaping what a sandbox leaves behind (:mod:`vaegrade.grader.run.isolation`)."""
+"""The kernel's processes as the grader manages them: memory cgroups, the process table,
+killing and reaping what a sandbox leaves behind (:mod:`vaegrade.grader.run.isolation`), and
+reading what a failed process printed (:func:`printed_lines`)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 MIB = 1024 * 1024
+
+
+def printed_lines(text: str) -> list[str]:
+    """The non-blank lines of what a process printed, stripped: the last few say why it failed."""
+    return [line.strip() for line in text.splitlines() if line.strip()]
 
 
 @dataclass

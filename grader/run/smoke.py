@@ -26,6 +26,7 @@ from vaegrade.grader.run import transforms
 from vaegrade.grader.run.environments import EnvironmentBuildError, KernelEnvironment, ensure_environment, progress
 from vaegrade.grader.run.executor import run_notebook
 from vaegrade.grader.run.isolation import IsolationMode, Isolator, isolator
+from vaegrade.grader.run.processes import printed_lines
 from vaegrade.grader.run.workspace import Workspace
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -99,7 +100,7 @@ def _replay(jail: Isolator, modules: list[str]) -> tuple[int, list[str]]:
     finally:
         jail.close()
         workspace.remove()
-    lines = [line.strip() for line in (run.stdout + run.stderr).splitlines() if line.strip()]
+    lines = printed_lines(run.stdout + run.stderr)
     fatal = next((i for i, line in enumerate(lines) if line.startswith("Fatal Python error")), None)
     if fatal is None:
         return run.returncode, lines[-3:]
@@ -122,6 +123,5 @@ def _traceback_tail(cell: nbformat.NotebookNode) -> list[str]:
     """The last lines of the error traceback in ``cell``'s outputs, without colours."""
     for output in cell.get("outputs", []):
         if output.get("output_type") == "error":
-            lines = [line.strip() for line in ANSI.sub("", "\n".join(output.get("traceback", []))).splitlines() if line.strip()]
-            return lines[-3:]
+            return printed_lines(ANSI.sub("", "\n".join(output.get("traceback", []))))[-3:]
     return ["(no traceback)"]

@@ -194,7 +194,8 @@ def _offset(lines: list[str], line: int, column: int) -> int:
 
 
 def apply_edits(cell_source: str, python: str, edits: list[Edit]) -> tuple[str, list[str]]:
-    """``cell_source`` with ``edits`` (positions in ``python``) applied, and one note per edit.
+    """``cell_source`` with ``edits`` (positions in ``python``) applied, and one note per edit (a
+    site already holding its grading value is noted as such: the parameter was found).
 
     Edits land in the cell's own text where the lines they touch are the same in both (every
     line that is not a magic); otherwise the cell becomes its Python translation.
@@ -212,6 +213,8 @@ def apply_edits(cell_source: str, python: str, edits: list[Edit]) -> tuple[str, 
         if text[start:end] != edit.text:
             notes.append(f"line {first}: {edit.what} {text[start:end]} -> {edit.text}")
             text = text[:start] + edit.text + text[end:]
+        else:
+            notes.append(f"line {first}: {edit.what} {edit.text} (already the grading value)")
     return text, notes[::-1]
 
 

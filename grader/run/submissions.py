@@ -123,7 +123,8 @@ def read_notebook(path: Path, max_bytes: int) -> tuple[nbformat.NotebookNode, li
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise SubmissionError(path, f"is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}): "
+        raise SubmissionError(path, f"is not valid JSON at line {exc.lineno}, column {exc.colno} "
+                                    f"({exc.msg.removesuffix(' at').lower()}): "
                                     "a truncated or hand-edited file?") from exc
     if not isinstance(data, dict) or "nbformat" not in data:
         raise SubmissionError(path, "is JSON but not a Jupyter notebook (no `nbformat` field)")

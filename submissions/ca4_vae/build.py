@@ -1,6 +1,8 @@
 """Write Compulsory Assignment 4 (autoencoders and VAEs, Keras/TensorFlow on MNIST): handout,
 reference and alternative solutions, flawed samples.
-Usage: ``python submissions/ca4_vae/build.py`` (byte-stable).
+Usage: ``python submissions/ca4_vae/build.py`` (byte-stable); ``--weights`` also trains the
+weights the reference hands in (``samples/reference_solution.weights.h5``: its notebook run as
+graded, 4 epochs on the 60,000 training images, a few minutes on this machine's CPU).
 
 The course's shape: Task 1, a convolutional autoencoder trained with binary cross-entropy and a
 PCA of its latent codes; Task 2, a VAE (functional encoder and decoder, a `sampling` function
@@ -16,7 +18,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
-from notebooks import change, stub, write  # noqa: E402
+from notebooks import change, stub, train_as_graded, write  # noqa: E402
 
 INTRO = """# Compulsory Assignment 4: Variational Autoencoders
 
@@ -26,7 +28,9 @@ into a variational autoencoder and studies the weight of the KL divergence term.
 **Submission**: this notebook, run top to bottom, with your answers in the Markdown cells.
 The auto-grader calls `sampling`, `vae_loss`, the models `vae_1` (KL weight 1) and its
 `encoder` / `decoder`, and reads the histories `history_01`, `history_1` and `history_5`:
-keep these names."""
+keep these names. Hand in `vae_1.weights.h5`, the trained weights the cell after the KL-weight
+sweep saves, with the notebook: the grader judges your trained `vae_1` with them (and still
+runs your training briefly, to see that it learns)."""
 
 IMPORTS = """import numpy as np
 import matplotlib.pyplot as plt
@@ -170,6 +174,11 @@ for weight, history in [(0.1, history_01), (1, history_1), (5, history_5)]:
     h = history.history
     print(f"KL weight {weight}: loss {h['loss'][-1]:.2f}, reconstruction {h['reconstruction_loss'][-1]:.2f}, KL {h['kl_loss'][-1]:.2f}")"""
 
+SAVE = """# Hand in the KL-weight-1 VAE's trained weights with this notebook. Keras 3 marks a model trained
+# by its own train_step as built only once it is called; its encoder and decoder are built.
+vae_1.built = True
+vae_1.save_weights("vae_1.weights.h5")"""
+
 PLOT = """def plot_latent_space(decoder, n=15, scale=2.0):
     grid = np.linspace(-scale, scale, n)
     figure = np.zeros((28 * n, 28 * n))
@@ -214,7 +223,7 @@ def cells(sampling=SAMPLING, vae=VAE, answers=True, pca=Q_PCA, discuss=Q_DISCUSS
     return [
         ("md", INTRO), ("code", IMPORTS), ("code", DATA), ("md", T1), ("code", AE), ("code", PCA),
         ("md", answer(pca, "Answers 1.")), ("md", T2), ("code", sampling), ("code", vae), ("code", SWEEP),
-        ("code", PLOT), ("md", answer(discuss, "### Answers")),
+        ("code", SAVE), ("code", PLOT), ("md", answer(discuss, "### Answers")),
     ]
 
 
@@ -267,3 +276,6 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+    if "--weights" in sys.argv:
+        train_as_graded(HERE / "samples" / "reference_solution.ipynb", HERE.parents[1] / "rubrics" / "ca4_vae.yaml",
+                        {"epochs": 4}, "vae_1.weights.h5", HERE / "samples" / "reference_solution.weights.h5")

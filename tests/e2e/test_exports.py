@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -150,7 +151,7 @@ def test_the_class_overview_agrees_with_the_gradebook_and_its_links_resolve(grad
     assert [r[:3] for r in parsed.tables["checks"][1:]] == [["kl_divergence", "1 / 2", "50%"], ["kl_hidden", "1 / 2", "50%"]]
     assert sum(int(r[1]) for r in parsed.tables["histogram"][1:]) == 2
     assert [r[:2] for r in parsed.tables["similar"][1:] if r[0] == "code"] == [["code", "ada and bob"]]  # WRONG_KL is CORRECT_KL edited
-    assert parsed.links and all((page.parent / link).is_file() for link in parsed.links)
+    assert parsed.links and all((page.parent / link.split("#")[0]).is_file() for link in parsed.links)
     chromium = shutil.which("chromium")
     if chromium is None:
         pytest.skip("chromium is not installed (.ci/run installs it when run as root)")
@@ -169,11 +170,30 @@ def test_the_gradescope_package_grades_a_submission_in_a_simulated_autograder_la
     assert {"setup.sh", "run_autograder", "rubric.yaml"} <= names and any(n.endswith(".whl") for n in names)
     (root / "submission").mkdir()
     shutil.copy(graded / "class" / "ada.ipynb", root / "submission" / "my_vae.ipynb")
+    before = set(Path(tempfile.gettempdir()).glob("tmp.*"))  # mktemp -d's folders: run_autograder must leave none
     environment = {**os.environ, "AUTOGRADER_ROOT": str(root), "VAEGRADE": str(Path(sys.executable).with_name("vaegrade"))}
-    subprocess.run(["bash", str(root / "source" / "run_autograder")], env=environment, check=True, timeout=600)
+    run = subprocess.run(["bash", str(root / "source" / "run_autograder")], env=environment, check=True, timeout=600,
+                         capture_output=True, text=True)
     results = json.loads((root / "results" / "results.json").read_text())
     jsonschema.validate(results, SCHEMA)
     assert results["score"] == 20 and [t["visibility"] for t in results["tests"]] == ["visible", "after_published"]
+    assert results["output"].startswith("vaegrade: 20 / 20.") and results["stdout_visibility"] == "hidden"
+    assert run.stdout == "" and set(Path(tempfile.gettempdir()).glob("tmp.*")) == before
+
+    # a container that refuses bubblewrap's user namespaces (Gradescope's may): graded unsandboxed, said to the staff only
+    with tempfile.TemporaryDirectory(prefix="vaegrade-refusing-") as refusing:  # readable by the sandbox user, as PATH is
+        Path(refusing).chmod(0o755)
+        (Path(refusing) / "bwrap").write_text("#!/bin/sh\necho 'bwrap: No permissions to create new namespace' >&2\nexit 1\n")
+        (Path(refusing) / "bwrap").chmod(0o755)
+        fallback = subprocess.run(["bash", str(root / "source" / "run_autograder")], timeout=600, capture_output=True,
+                                  text=True, env={**environment, "PATH": f"{refusing}:{environment['PATH']}"}, check=True)
+    results = json.loads((root / "results" / "results.json").read_text())
+    assert results["score"] == 20 and "bubblewrap" not in json.dumps(results)  # the student sees a grade, no admin advice
+    staff = fallback.stdout.splitlines()
+    assert len(staff) == 2 and "user namespaces are not allowed here" in staff[0]
+    assert staff[0].startswith("vaegrade (for the course staff): bubblewrap cannot sandbox student code in this container: ")
+    assert staff[1] == "vaegrade (for the course staff): graded with --isolation none, inside Gradescope's own per-submission container"
+    assert set(Path(tempfile.gettempdir()).glob("tmp.*")) == before
 
     (root / "submission" / "my_vae.ipynb").unlink()  # nothing handed in: a message, not Gradescope's error
     subprocess.run(["bash", str(root / "source" / "run_autograder")], env=environment, check=True, timeout=600)

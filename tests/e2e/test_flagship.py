@@ -183,7 +183,7 @@ def test_unreadable_notebook_does_not_stop_the_batch(tmp_path, capsys):
     code = main(["grade", str(batch), "--rubric", str(RUBRIC), "--out", str(tmp_path / "out")])
     assert code == 1
     lines = capsys.readouterr().out.splitlines()
-    assert any(line.startswith("broken: 0/100 error (") and "is not valid JSON (Expecting property name" in line for line in lines)
+    assert any(line.startswith("broken: 0/100 error (") and "is not valid JSON at line 1, column 2 (expecting property name" in line for line in lines)
     assert any(line.startswith("handout: 0/100 graded") for line in lines)
     assert "is not valid JSON" in (tmp_path / "out" / "broken" / "feedback.html").read_text()
 

@@ -49,7 +49,7 @@ def huge() -> str:
 SAME_BYTES = nbformat.writes(notebook(CORRECT_KL, "# handed in twice"))
 # name -> (file content: str or bytes; None for a folder with no notebook, expected score, phrase)
 CASES = {
-    "invalid_json": ("{not json", 0, "is not valid JSON (Expecting property name enclosed in double quotes at line 1, column 2)"),
+    "invalid_json": ("{not json", 0, "is not valid JSON at line 1, column 2 (expecting property name enclosed in double quotes)"),
     "truncated_json": (nbformat.writes(notebook(CORRECT_KL))[:150], 0, "is not valid JSON"),
     "empty_file": (b"", 0, "is empty (0 bytes)"),
     "binary_file": (b"\x89PNG\r\n\x1a\n" + bytes(range(256)), 0, "is not UTF-8 text (byte 0x89 at offset 0)"),

@@ -1,6 +1,7 @@
 """Kill the grader with SIGKILL in the middle of a batch, run the same command again: what was
 committed is not graded again, the rest is, and nothing is lost or duplicated."""
 
+import os
 import signal
 import sqlite3
 import subprocess
@@ -27,12 +28,18 @@ def rows(database):
             return []
 
 
-def test_sigkill_mid_batch_then_resume(tmp_path, quiet):
+def slow_class(tmp_path):
+    """A class folder of EXPECTED's students, each notebook taking 2 s after its KL function."""
     folder = tmp_path / "class"
     folder.mkdir()
     for name, score in EXPECTED.items():
         cells = [nbformat.v4.new_code_cell(CORRECT_KL if score else WRONG_KL), nbformat.v4.new_code_cell("import time\ntime.sleep(2)")]
         nbformat.write(nbformat.v4.new_notebook(cells=cells), folder / f"{name}.ipynb")
+    return folder
+
+
+def test_sigkill_mid_batch_then_resume(tmp_path, quiet):
+    folder = slow_class(tmp_path)
     out = tmp_path / "out"
     command = [sys.executable, "-m", "vaegrade.grader.cli", "grade", str(folder), "--rubric", str(RUBRIC), "--out", str(out), "--jobs", "2"]
     database = out / "gradebook.sqlite"
@@ -61,3 +68,27 @@ def test_sigkill_mid_batch_then_resume(tmp_path, quiet):
     csv_rows = (out / "gradebook.csv").read_text().splitlines()[1:]
     assert sorted(row.split(",")[0] for row in csv_rows) == sorted(EXPECTED)
     assert all((out / name / "feedback.html").exists() for name in EXPECTED)
+
+
+def test_ctrl_c_mid_batch_ends_with_one_line_and_the_csv_of_what_is_done(tmp_path, quiet):
+    folder = slow_class(tmp_path)
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "vaegrade.grader.cli", "grade", str(folder), "--rubric", str(RUBRIC), "--out", str(out),
+               "--jobs", "2", "--quiet"]
+    # a terminal's Ctrl-C: SIGINT to the command's whole process group (its workers and kernels too)
+    grading = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and len(rows(out / "gradebook.sqlite")) < 2:
+        time.sleep(0.2)
+    os.killpg(grading.pid, signal.SIGINT)
+    _, stderr = grading.communicate(timeout=60)
+    kept = rows(out / "gradebook.sqlite")
+    assert 2 <= len(kept) < len(EXPECTED), "the interrupt should land mid-batch"
+    assert grading.returncode == 130
+    said = (f"vaegrade: interrupted: {len(kept)} of {len(EXPECTED)} submission(s) graded, kept in "
+            f"{out / 'gradebook.sqlite'} and listed in {out / 'gradebook.csv'}; run the same command again to grade the rest")
+    assert stderr.splitlines() == [said], stderr
+    listed = (out / "gradebook.csv").read_text().splitlines()
+    assert sorted(line.split(",")[0] for line in listed[1:]) == [name for name, _, _ in kept]
+    time.sleep(2)
+    assert sandbox_uid_processes() == []

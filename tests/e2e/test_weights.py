@@ -21,6 +21,7 @@ from vaegrade.grader.run.submissions import Submission
 
 SAMPLES = ROOT / "submissions" / "vae_mnist" / "samples"
 RUBRIC = ROOT / "rubrics" / "vae_mnist.yaml"
+SLOWER = ("alternative_deeper_mlp", "alternative_small_lr")  # correct, but learn more slowly per step
 MODEL_CHECKS = {"reconstruction", "decoder_uses_z", "training_copies", "active_units", "sample_quality"}
 
 
@@ -38,7 +39,8 @@ def untrained_state() -> dict[str, torch.Tensor]:
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     """One batch: the reference with its weights (in a student's own folder, as vae.pt), with weights
-    of another architecture, with an untrained model's, and a non-learning training with good weights."""
+    of another architecture, with an untrained model's, a non-learning training with good weights,
+    and the slower-learning variants with their weights and without (retrained at the budget)."""
     folder = tmp_path_factory.mktemp("weights")
     (folder / "student_a").mkdir()
     shutil.copy(SAMPLES / "reference_solution.ipynb", folder / "student_a" / "my_vae.ipynb")
@@ -49,6 +51,10 @@ def graded(tmp_path_factory):
     for name, state in (("other_architecture", other), ("untrained_weights", untrained_state())):
         shutil.copy(SAMPLES / "reference_solution.ipynb", folder / f"{name}.ipynb")
         torch.save(state, folder / f"{name}.pt")
+    for variant in SLOWER:
+        shutil.copy(SAMPLES / f"{variant}.ipynb", folder / f"{variant}.ipynb")
+        shutil.copy(SAMPLES / f"{variant}.pt", folder / f"{variant}.pt")
+        shutil.copy(SAMPLES / f"{variant}.ipynb", folder / f"{variant}_retrained.ipynb")
     shutil.copy(SAMPLES / "flawed_no_optimizer_step.ipynb", folder / "no_step_good_weights.ipynb")
     shutil.copy(SAMPLES / "reference_solution.pt", folder / "no_step_good_weights.pt")
     code = main(["grade", str(folder), "--rubric", str(RUBRIC), "--out", str(folder / "out"), "--jobs", "2", "--quiet"])
@@ -103,3 +109,22 @@ def test_a_rubric_requiring_weights_fails_the_model_checks_of_a_notebook_without
     assert set(lost) == MODEL_CHECKS
     assert lost["sample_quality"] == ("not judged: no trained weights were handed in: save them as the handout does, "
                                       "to `vae.pt`, and hand that file in beside your notebook")
+
+
+@pytest.mark.parametrize("variant", SLOWER)
+def test_a_slower_learning_correct_variant_earns_full_marks_with_its_weights(graded, variant):
+    result = graded[variant]
+    assert result.score == result.max_score, losing(result)
+
+
+@pytest.mark.parametrize("variant", SLOWER)
+def test_retrained_at_the_budget_a_slower_variant_is_under_trained_never_judged_broken(graded, variant):
+    result = graded[f"{variant}_retrained"]
+    lost = losing(result)
+    assert lost and set(lost) <= MODEL_CHECKS, lost
+    for check in result.checks:
+        assert "-like" not in check.message, check.message
+        if check.id in lost:
+            assert check.message.startswith("under-trained at the grading budget: measured "), check.message
+            assert check.score >= check.max_score / 2 and check.details["under_trained"] is True
+    assert "see the learning curve under `learning`" in next(iter(lost.values()))

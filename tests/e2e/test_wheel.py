@@ -44,11 +44,11 @@ def run_vaegrade(bin_dir: Path, *args: str, cwd: Path) -> subprocess.CompletedPr
     return subprocess.run([str(bin_dir / "vaegrade"), *args], capture_output=True, text=True, cwd=cwd, env=env)
 
 
-def test_the_wheels_one_import_name_is_vaegrade_with_its_templates_weights_and_data(wheel):
+def test_the_wheels_one_import_name_is_vaegrade_with_its_templates_weights_and_data_and_no_rubric(wheel):
     names = zipfile.ZipFile(wheel.path).namelist()
     assert {name.split("/")[0] for name in names if not name.startswith("vaegrade-0.1.0.dist-info")} == {"vaegrade"}
+    assert not [name for name in names if "rubrics/" in name or name.endswith((".yaml", ".calibration.json"))]
     assert {"vaegrade/templates/feedback.html.j2", "vaegrade/templates/selfcheck.html.j2",
-            "vaegrade/rubrics/vae_mnist.yaml", "vaegrade/rubrics/shapes/files/lab_utils.py",
             "vaegrade/reference/assets/classifier.pt", "vaegrade/reference/assets/mnist.npz",
             "vaegrade/reference/assets/mnist_test_statistics.npz", "vaegrade/grader/probe/kernel/torch.py",
             "vaegrade/grader/probe/kernel/record.py"} <= set(names)
@@ -124,3 +124,21 @@ def test_a_second_installation_reuses_the_kernel_environments_of_the_first(wheel
                             cwd=tmp_path, env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
     assert second.returncode == 0, second.stderr
     assert second.stdout.split() == [str(first.prefix)], second.stdout  # found, not built ("LOG building ...")
+
+
+def test_a_bundle_with_the_wheel_says_how_to_install_it_and_runs_its_handout_to_the_end_alone(wheel, tmp_path):
+    folder = tmp_path / "bundle"
+    made = run_vaegrade(wheel.bin, "bundle", "--rubric", str(ROOT / "rubrics" / "vae_mnist.yaml"), "--out", str(folder),
+                        "--wheel", str(wheel.path), cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    assert sorted(path.name for path in folder.iterdir()) == sorted(
+        ["README.md", "handout.ipynb", "mnist.npz", "vae_mnist.public.yaml", wheel.path.name])
+    assert f"python -m pip install ./{wheel.path.name}\nvaegrade check handout.ipynb" in (folder / "README.md").read_text()
+    # the student's finished handout (the reference solution), run in the bundle's folder with nothing else there
+    notebook = nbformat.read(ROOT / "submissions" / "vae_mnist" / "samples" / "reference_solution.ipynb", as_version=4)
+    notebook.cells[1].source = "epochs = 1\nn_train = 512\nbatch_size = 128\nseed = 0"  # its parameters, made quick
+    nbformat.write(notebook, folder / "handout.ipynb")
+    import nbclient
+
+    nbclient.NotebookClient(notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(folder)}}).execute()
+    assert (folder / "vae.pt").is_file()  # its last training cell saved the weights to hand in

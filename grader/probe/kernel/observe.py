@@ -104,15 +104,21 @@ def kind_training_step(request, inputs):
     recorder.close()
     if not recorder.steps:
         raise LookupError(recorder.why_empty())
-    return {**step_arrays(recorder.steps), "curve": np.asarray(recorder.curve, dtype=np.float64)}
+    return {**step_arrays(recorder.steps), **learning_curve(recorder)}
+
+
+def learning_curve(recorder):
+    """Every recorded step's loss (``curve``) and where each model's training starts in it (``runs``)."""
+    import numpy as np
+
+    return {"curve": np.asarray(recorder.curve, dtype=np.float64),
+            "runs": np.asarray([start for _, start in recorder.runs], dtype=np.int64)}
 
 
 def kind_recorded(request, inputs):
     """The first and last steps of the student's own training, as recorded while the notebook ran,
-    and every step's loss (``curve``)."""
+    and every step's loss with where each model's training starts (:func:`learning_curve`)."""
     import sys
-
-    import numpy as np
 
     recorder = getattr(sys.modules.get("_vaegrade_recording"), "recorders", {}).get(request["record"])
     if recorder is None:
@@ -120,4 +126,22 @@ def kind_recorded(request, inputs):
     recorder.close()
     if not recorder.steps:
         raise LookupError(recorder.why_empty())
-    return {**step_arrays(recorder.steps), "curve": np.asarray(recorder.curve, dtype=np.float64)}
+    return {**step_arrays(recorder.steps), **learning_curve(recorder), **model_trainings(recorder, request["owners"])}
+
+
+def model_trainings(recorder, owners):
+    """With ``owners`` (locators of the graded model's parts): which recorded trainings trained
+    that model (``trains_model``: 1 or 0 per training, its run's first parameter among the parts'),
+    or why the model was not found (``owner_error``: UTF-8 bytes). Nothing without owners, or
+    when the parts hold no parameters the grader can list (plain functions)."""
+    import numpy as np
+
+    if not owners:
+        return {}
+    try:
+        owned = set().union(*(kernel.fw.parameter_ids(resolve(kernel.namespace, owner)) for owner in owners))
+    except Exception as exc:  # noqa: BLE001 (the model's absence is the student's, reported as such)
+        return {"owner_error": np.frombuffer(f"{type(exc).__name__}: {exc}".encode(), dtype=np.uint8)}
+    if not owned:
+        return {}
+    return {"trains_model": np.asarray([int(run in owned) for run, _ in recorder.runs], dtype=np.int64)}

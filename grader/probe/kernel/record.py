@@ -19,6 +19,7 @@ class Recorder:
         self.fw, self.spec, self.namespace = fw, spec, namespace
         self.first, self.last = [], collections.deque(maxlen=spec["keep"] - spec["keep"] // 2)
         self.curve = []  # every finite step's loss: the learning curve
+        self.runs = []  # [run, index of its first step in curve] as each model's training begins
         self.current, self.stops, self.problem = {}, [], None
         self.seen, self.diverged, self.roots = 0, 0, None
         if attached:
@@ -35,7 +36,7 @@ class Recorder:
         if self.roots is not None and roots == self.roots:
             return
         self.close()
-        self.first, self.curve = [], []
+        self.first, self.curve, self.runs = [], [], []
         self.last.clear()
         self.attach(namespace)
         self.roots, self.problem = roots, None
@@ -48,7 +49,7 @@ class Recorder:
     def keep(self, role, value):
         self.current[role] = value
 
-    def on_loss(self, target):
+    def on_loss(self, target, run=0):
         try:
             self.seen += 1
             if self.namespace is not None:
@@ -57,6 +58,8 @@ class Recorder:
                 step = self.step(target)
                 if all(np.isfinite(value).all() for value in step.values()):
                     (self.first if len(self.first) < self.spec["keep"] // 2 else self.last).append(step)
+                    if not self.runs or self.runs[-1][0] != run:
+                        self.runs.append([run, len(self.curve)])
                     self.curve.append(step["loss"])
                 else:
                     self.diverged += 1
@@ -102,7 +105,7 @@ def start_recording(framework, namespace, records):
     module = types.ModuleType("_vaegrade_recording")
     module.recorders, module.active = recorders, True
     sys.modules[module.__name__] = module
-    fw.on_loss(lambda target: [recorder.on_loss(target) for recorder in recorders.values()] if module.active else None)
+    fw.on_loss(lambda target, run: [recorder.on_loss(target, run) for recorder in recorders.values()] if module.active else None)
     fw.observable_training()
 
 

@@ -71,16 +71,25 @@ class TensorFlow:
 
     @staticmethod
     def on_loss(callback):
-        """Call ``callback(loss)`` whenever a loss is differentiated (``GradientTape.gradient``);
-        returns a function that stops it."""
+        """Call ``callback(loss, run)`` whenever a loss is differentiated (``GradientTape.gradient``);
+        ``run`` tells one model's training from another's (the identity of the first variable the
+        gradient is taken with respect to). Returns a function that stops it."""
         original = tf.GradientTape.gradient
 
         def gradient(self, target, *args, **kwargs):
-            callback(target)
+            sources = args[0] if args else kwargs.get("sources")
+            first = tf.nest.flatten(sources)[:1] if sources is not None else []
+            callback(target, id(first[0]) if first else 0)
             return original(self, target, *args, **kwargs)
 
         tf.GradientTape.gradient = gradient
         return lambda: setattr(tf.GradientTape, "gradient", original)
+
+    @staticmethod
+    def parameter_ids(part):
+        """The identities of the variables of ``part`` (a Keras layer or model, or a bound method of one)."""
+        owner = getattr(part, "__self__", part)
+        return {id(variable) for variable in getattr(owner, "variables", None) or []}
 
     @staticmethod
     def observable_training():
@@ -177,7 +186,12 @@ class TensorFlow:
     @staticmethod
     def load_weights(model, path):
         """Keras's own ``model.load_weights`` (``.weights.h5`` or ``.keras``), whose error names the
-        layer whose variables do not fit the file."""
+        layer whose variables do not fit the file. Keras 3 marks a model trained by its own
+        ``train_step`` (no ``call``, as keras.io's VAE) as built only once it is called, and refuses
+        to load into it: one whose layers are all built is marked built first."""
         if not hasattr(model, "load_weights"):
             raise TypeError(f"it is a {type(model).__name__}, not a Keras model")
+        layers = getattr(model, "layers", [])
+        if not getattr(model, "built", True) and layers and all(layer.built for layer in layers):
+            model.built = True
         model.load_weights(path)

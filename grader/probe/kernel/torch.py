@@ -64,16 +64,39 @@ class Torch:
 
     @staticmethod
     def on_loss(callback):
-        """Call ``callback(loss)`` whenever a loss is differentiated: ``torch.autograd.backward``,
-        which ``Tensor.backward`` calls too; returns a function that stops it."""
+        """Call ``callback(loss, run)`` whenever a loss is differentiated: ``torch.autograd.backward``,
+        which ``Tensor.backward`` calls too; ``run`` tells one model's training from another's
+        (the identity of the first parameter the loss's graph reaches). Returns a function that stops it."""
         original = torch.autograd.backward
 
         def backward(tensors, *args, **kwargs):
-            callback(tensors if isinstance(tensors, torch.Tensor) else next(iter(tensors), None))
+            loss = tensors if isinstance(tensors, torch.Tensor) else next(iter(tensors), None)
+            callback(loss, Torch.first_parameter(loss))
             return original(tensors, *args, **kwargs)
 
         torch.autograd.backward = backward
         return lambda: setattr(torch.autograd, "backward", original)
+
+    @staticmethod
+    def parameter_ids(part):
+        """The identities of the parameters of ``part`` (a module, or a bound method of one)."""
+        owner = getattr(part, "__self__", part)
+        return {id(parameter) for parameter in owner.parameters()} if isinstance(owner, torch.nn.Module) else set()
+
+    @staticmethod
+    def first_parameter(loss):
+        """The identity of the first leaf tensor (a parameter) ``loss``'s graph reaches, depth first:
+        the same at every step of one model's training, another for another model; 0 for none."""
+        stack, seen = [getattr(loss, "grad_fn", None)], set()
+        while stack:
+            node = stack.pop()
+            if node is None or node in seen:
+                continue
+            seen.add(node)
+            if getattr(node, "variable", None) is not None:
+                return id(node.variable)
+            stack.extend(following for following, _ in reversed(node.next_functions))
+        return 0
 
     @staticmethod
     def observable_training():

@@ -22,7 +22,7 @@ def row(**arrays: np.ndarray) -> Row:
 
 
 def test_a_history_of_the_loss_alone_draws_its_one_curve(tmp_path):
-    feedback.publish(row(history_loss=np.array([3.0, 2.0])), tmp_path)
+    feedback.publish(row(**{"history/history_loss": np.array([3.0, 2.0])}), tmp_path)
     page = (tmp_path / "feedback.html").read_text()
     assert "loss kept alone" in page and page.count("data:image/png") == 1
 
@@ -36,3 +36,12 @@ def test_a_page_that_cannot_be_drawn_keeps_the_result(tmp_path, monkeypatch, cap
     assert json.loads((tmp_path / "result.json").read_text())["score"] == 7.0
     assert "could not be drawn" in (tmp_path / "feedback.html").read_text()
     assert "ada: the feedback page could not be drawn (KeyError" in caplog.text
+
+
+def test_two_checks_of_one_type_keep_their_own_figures(tmp_path):
+    published = row(**{"history/history_loss": np.array([3.0, 2.0]), "other/history_loss": np.array([5.0, 1.0, 0.5])})
+    published.result.checks.append(CheckResult(id="other", title="Other", score=1.0, max_score=1.0, status="passed",
+                                               message="a second history"))
+    feedback.publish(published, tmp_path)
+    page = (tmp_path / "feedback.html").read_text()
+    assert 'id="figures-history"' in page and 'id="figures-other"' in page and page.count("data:image/png") == 2

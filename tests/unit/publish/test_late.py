@@ -46,5 +46,6 @@ def test_a_missing_times_file_is_a_precise_error_not_a_traceback(tmp_path, capsy
     nbformat.write(nbformat.v4.new_notebook(), tmp_path / "class" / "ada.ipynb")
     assert main(["grade", str(tmp_path / "class"), "--rubric", str(tmp_path / "rubric.yaml"), "--out",
                  str(tmp_path / "out"), "--submission-times", str(tmp_path / "nope.csv"), "--isolation", "none"]) == 2
-    assert "nope.csv: cannot read it: [Errno 2] No such file or directory" in capsys.readouterr().err
+    assert capsys.readouterr().err == (f"vaegrade: argument --submission-times: {tmp_path / 'nope.csv'} does not exist "
+                                       "(see `vaegrade grade --help`)\n")
 

@@ -33,8 +33,10 @@ def test_shipped_thresholds_are_the_calibrated_ones(path):
     bands = {"reconstruction.bce": checks["reconstruction"].bce,
              **{f"sample_quality.{name}": band for name, band in checks["sample_quality"].metrics.items()}}
     if "decoder_uses_z" in checks:
-        bands |= {"decoder_uses_z.variation": checks["decoder_uses_z"].variation,
-                  "active_units.active_fraction": checks["active_units"].active}
+        bands |= {"decoder_uses_z.variation": checks["decoder_uses_z"].variation}
+        # set by hand below the budget's calibration: a correct VAE trained out switches unneeded units off
+        active, calibrated = checks["active_units"].active, calibration["metrics"].pop("active_units.active_fraction")
+        assert active.pass_at <= calibrated["pass_at"] and active.fail_at <= calibrated["fail_at"]
     assert set(bands) == set(calibration["metrics"])
     for key, band in bands.items():
         assert (band.pass_at, band.fail_at) == (calibration["metrics"][key]["pass_at"], calibration["metrics"][key]["fail_at"]), key

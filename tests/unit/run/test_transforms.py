@@ -56,6 +56,14 @@ def test_untagged_parameters_are_rewritten_where_the_notebook_sets_them():
                         "cell 3, line 3: `fit(..., epochs=...)` 30 -> 2"]
 
 
+def test_a_parameter_already_at_its_grading_value_counts_as_found():
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("seed = 0\nepochs = 30")])
+    targets = parameter_targets({"seed": Parameter(value=0), "epochs": Parameter(value=2)})
+    prepared, _, rewrites = transforms.set_parameters(nb, {"seed": 0, "epochs": 2}, targets)
+    assert prepared.cells[0].source == "seed = 0\nepochs = 2" and len(prepared.cells) == 1  # nothing set before the cells
+    assert rewrites == ["cell 1, line 1: `seed = ...` 0 (already the grading value)", "cell 1, line 2: `epochs = ...` 30 -> 2"]
+
+
 def test_untagged_notebook_without_the_names_gets_the_values_first():
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("for epoch in range(3): pass")])
     prepared, tagged, rewrites = transforms.set_parameters(nb, {"epochs": 2}, parameter_targets({"epochs": Parameter(value=2)}))
