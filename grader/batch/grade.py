@@ -32,7 +32,7 @@ from vaegrade.grader.errors import Interrupted, Lost
 from vaegrade.grader.publish import similarity
 from vaegrade.grader.publish.feedback import publish
 from vaegrade.grader.publish.late import Lateness
-from vaegrade.grader.publish.overrides import Overrides, apply_overrides
+from vaegrade.grader.publish.overrides import Overrides, by_hand
 from vaegrade.grader.publish.overview import write_overview
 from vaegrade.grader.results import Row, SubmissionResult, npz
 from vaegrade.grader.rubric.schema import Rubric
@@ -119,7 +119,8 @@ def grade_submissions(submissions: list[Submission], rubric: Rubric, out: Path, 
     With ``only`` (submission names), the others are not graded: their stored results are
     kept (and listed), and one with none is left out. ``force`` grades the chosen ones again
     even when the gradebook holds their result.
-    The gradebook keeps the grader's own results; ``overrides`` (manual grades), then
+    The gradebook keeps the grader's own results; the instructor's review decisions
+    (:mod:`vaegrade.grader.publish.reviews`), ``overrides`` (manual grades), then
     ``lateness`` (the late policy's deductions), are applied on top when publishing, so the CSV
     and the pages show them. ``on_result(result, reused)`` is called once per chosen
     submission, with the overrides applied. ``selfcheck``: see
@@ -129,9 +130,10 @@ def grade_submissions(submissions: list[Submission], rubric: Rubric, out: Path, 
     book = Gradebook(out / "gradebook.sqlite")
     results: dict[str, SubmissionResult] = {}
 
+    decisions = book.decisions()
+
     def finish(submission: Submission, row: Row, reused: bool) -> None:
-        result = apply_overrides(row.result, overrides or {})
-        result = lateness.apply(result) if lateness is not None else result
+        result = by_hand(row.result, decisions, overrides, lateness)
         if result is not row.result or not _published(result, out / submission.name):
             publish(Row(result, row.figures_npz), out / submission.name, overview=True)
         results[submission.name] = result
@@ -170,7 +172,9 @@ def grade_submissions(submissions: list[Submission], rubric: Rubric, out: Path, 
         book.close()
         ordered = [results[s.name] for s in submissions if s.name in results]
         write_csv(ordered, out / "gradebook.csv")
-        write_overview(ordered, out / "index.html", [] if interrupted else flagged.result())
+        found = [] if interrupted else flagged.result()
+        similarity.save_flags(found, out)
+        write_overview(ordered, out / "index.html", found)
         if interrupted:
             flagged.cancel()
             raise Interrupted(f"interrupted: {len(ordered)} of {len(submissions)} submission(s) graded, kept in "

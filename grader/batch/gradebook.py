@@ -16,6 +16,7 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
+from vaegrade.grader.publish.reviews import Decisions, load_decisions
 from vaegrade.grader.results import Row, SubmissionResult
 
 SCHEMA = """
@@ -73,6 +74,10 @@ class Gradebook:
                 "score, max_score, result_json, figures_npz) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (key.submission, key.notebook_sha256, key.rubric_sha256, key.grader_version, result.status,
                  result.score, result.max_score, result.model_dump_json(), row.figures_npz))
+
+    def decisions(self) -> Decisions:
+        """The instructor's review decisions stored beside the results (:mod:`vaegrade.grader.publish.reviews`)."""
+        return load_decisions(self.path)
 
     def count(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM results").fetchone()[0]

@@ -6,15 +6,16 @@
     vaegrade report REPORT --rubric RUBRIC [--notebook NB] --out OUT [--overrides CSV]
     vaegrade summary OUT                                                 (how the class did)
     vaegrade export OUT --format canvas|gradescope|long-csv|long-json --to PATH [--roster CSV] [--rubric R]
+    vaegrade review OUT [--port 8765]                                    (settle the judgements left to you)
     vaegrade gradescope --rubric RUBRIC --out autograder.zip [--isolation none] [--wheel WHL]
     vaegrade calibrate --rubric RUBRIC --notebook NB [--notebook ALT ...] [--runs 5] --out FILE
     vaegrade check NOTEBOOK [--rubric PUBLIC_RUBRIC] [--out DIR]          (students: the public checks)
-    vaegrade bundle --rubric RUBRIC --out DIR                             (what students are handed)
+    vaegrade bundle --rubric RUBRIC --out DIR [--wheel [WHL]]             (what students are handed)
     vaegrade validate ASSIGNMENT_DIR [--out DIR] [--calibration-runs 2]   (CI before release)
 
 Exit status of ``grade``: 0 when every submission was graded, 1 when any could not be, 2 for a
 usage or rubric error, an unusable sandbox or no Dask worker that can grade (reported before
-any notebook runs). ``check``: 0 when every public check passed, 1 otherwise. ``validate``: 0
+any notebook runs, in one line), 130 when Ctrl-C ended the batch (what was kept is said). ``check``: 0 when every public check passed, 1 otherwise. ``validate``: 0
 when every item is ok, 1 otherwise.
 """
 

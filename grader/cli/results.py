@@ -48,8 +48,18 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _review(args: argparse.Namespace) -> int:
+    from vaegrade.grader.batch.review import serve
+    from vaegrade.grader.publish.reviews import judgements
+
+    waiting = sum(1 for j in judgements(exports.load_results(args.out)) if j.decision is None)
+    print(f"{waiting} written-answer judgement(s) to review: http://127.0.0.1:{args.port}/ (Ctrl-C to stop)", flush=True)
+    serve(args.out, args.port)
+    return 0
+
+
 def register(verbs: argparse._SubParsersAction) -> None:
-    """Add ``report``, ``summary`` and ``export`` to the command's verbs."""
+    """Add ``report``, ``summary``, ``export`` and ``review`` to the command's verbs."""
     report = verbs.add_parser("report", help="check a written report (PDF, Markdown, text or notebook) on its own")
     report.add_argument("report", type=paths.existing, help="the report: .pdf, .md, .txt or .ipynb")
     report.add_argument("--rubric", required=True, type=Path, help="a rubric with a `report:` section")
@@ -70,3 +80,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
     export.add_argument("--assignment", help="canvas: the assignment's column (default: the rubric's name)")
     export.add_argument("--rubric", type=Path, help="gradescope: the rubric (its hidden checks show after publishing)")
     export.set_defaults(run=_export)
+    review = verbs.add_parser("review", help="settle the written-answer judgements left to you, on a local web page")
+    review.add_argument("out", type=paths.existing, help="the OUT folder of `vaegrade grade`")
+    review.add_argument("--port", type=int, default=8765, help="the port on 127.0.0.1 (default 8765)")
+    review.set_defaults(run=_review)

@@ -16,6 +16,8 @@ from pathlib import Path
 
 from vaegrade.grader.checks import scoring
 from vaegrade.grader.errors import ReportError
+from vaegrade.grader.publish.late import Lateness
+from vaegrade.grader.publish.reviews import Decisions, apply_reviews
 from vaegrade.grader.publish.tables import read_rows
 from vaegrade.grader.results import ManualGrade, SubmissionResult
 from vaegrade.grader.rubric.schema import Rubric
@@ -75,3 +77,12 @@ def apply_overrides(result: SubmissionResult, overrides: Overrides) -> Submissio
         check.status = scoring.status_of(override.score / check.max_score)
     result.score = scoring.total(result.checks)
     return result
+
+
+def by_hand(result: SubmissionResult, decisions: Decisions, overrides: Overrides | None,
+            lateness: Lateness | None) -> SubmissionResult:
+    """The result as published: the grader's ``result`` with the instructor's review decisions
+    (:func:`vaegrade.grader.publish.reviews.apply_reviews`), then the overrides file's manual
+    grades, which replace a check's score outright, then the late policy's deduction."""
+    result = apply_overrides(apply_reviews(result, decisions), overrides or {})
+    return lateness.apply(result) if lateness is not None else result

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vaegrade.grader.publish.feedback import HTML_TEMPLATES
+from vaegrade.grader.publish.reviews import pending_count
 from vaegrade.grader.publish.similarity import Flag
 from vaegrade.grader.results import SubmissionResult
 
@@ -83,7 +84,8 @@ def summarise(results: list[SubmissionResult], flags: list[Flag] = ()) -> ClassS
 
 def needs_attention(results: list[SubmissionResult], flags: list[Flag] = ()) -> dict[str, list[str]]:
     """Submission -> why a person should look at it: it could not be graded, it scored zero, a
-    check the grader could not evaluate (error) or left to a person (skipped), a similarity flag."""
+    check the grader could not evaluate (error) or left to a person (skipped), written-answer
+    judgements awaiting review, a similarity flag."""
     reasons: dict[str, list[str]] = {}
     for result in sorted(results, key=lambda r: r.submission):
         why = []
@@ -93,6 +95,9 @@ def needs_attention(results: list[SubmissionResult], flags: list[Flag] = ()) -> 
             why.append("scored 0")
         why += [f"`{c.id}` not evaluated: {c.message}" for c in result.checks if c.status == "error"]
         why += [f"`{c.id}` left to a person" for c in result.checks if c.status == "skipped"]
+        waiting = pending_count(result)
+        if waiting:
+            why.append(f"{waiting} written-answer judgement(s) awaiting your review (`vaegrade review`)")
         if why:
             reasons[result.submission] = why
     for flag in flags:

@@ -17,8 +17,10 @@ solution, so they are flagged with it and with each other, as copies should be.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import itertools
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,6 +69,24 @@ def _fingerprint(kind: Kind, text: str, boilerplate: np.ndarray | None = None):
 
     return CodeFingerprint("cells.py" if kind == "code" else "answers.txt", K, WINDOW, boilerplate=boilerplate,
                            filter=kind == "code", fp=io.StringIO(text))
+
+
+#: Where a batch keeps its flags beside the results, so that the overview can be drawn again later.
+FLAGS_FILE = "similarity.json"
+
+
+def save_flags(found: list[Flag], out: Path) -> None:
+    """Keep ``found`` in ``OUT/similarity.json`` (read back by :func:`load_flags`)."""
+    (out / FLAGS_FILE).write_text(json.dumps([dataclasses.asdict(flag) for flag in found], indent=1), encoding="utf-8")
+
+
+def load_flags(out: Path) -> list[Flag]:
+    """The flags the last batch kept under ``out`` (none when it kept none)."""
+    path = out / FLAGS_FILE
+    if not path.exists():
+        return []
+    return [Flag(kind=item["kind"], first=item["first"], second=item["second"], similarity=tuple(item["similarity"]),
+                 passages=tuple(tuple(side) for side in item["passages"])) for item in json.loads(path.read_text())]
 
 
 def flags(submissions: list[Submission], handout: Path | None = None) -> list[Flag]:

@@ -48,44 +48,154 @@ def count_words(prose: str) -> int:
 
 @dataclass
 class ConceptFinding:
+    """One concept judged in one answer: ``verdict`` is ``credited``, ``not credited`` or
+    ``review`` (left to the instructor: :mod:`vaegrade.grader.publish.reviews`), ``reason`` says why;
+    ``matched`` is the phrase a pattern matched or the sentence that states the meaning,
+    ``sentence`` the whole sentence it is in (quoted for review), ``score`` the meaning score of the
+    answer's best sentence when meaning was checked."""
+
     name: str
     points: float
-    matched: str | None  # the phrase that matched (a pattern) or the sentence that states it (meaning), or None
-    score: float | None = None  # the meaning score of the answer's best sentence, when meaning was checked
+    matched: str | None
+    score: float | None = None
+    verdict: str = "not credited"
+    reason: str = ""
+    sentence: str = ""
+
+
+#: Words that turn a sentence's claim around or hedge it: a pattern found in such a sentence, or a
+#: meaning stated in one, goes to the instructor (``not``, ``no longer``, ``fails to``, ``rather than``, ``might``).
+_DOUBT = re.compile(r"\b(?:not|never|no\s+longer|fails?\s+to|failed\s+to|rather\s+than|instead\s+of|unlike|hardly|barely"
+                    r"|might|may|perhaps|possibly|maybe|unclear|unsure|cannot)\b|n['\u2019]t\b", re.IGNORECASE)
 
 
 def find_concepts(prose: str, concepts: list[Concept]) -> list[ConceptFinding]:
-    """For each concept, the first phrase of the answer that one of its patterns matches; failing
-    that, with ``meaning``, the answer's sentence that states it best, if its score reaches the
-    concept's threshold.
+    """Judge each concept in the answer, with one of three outcomes.
+
+    - **credited**: a pattern matches in a sentence that neither negates nor hedges it, or (with
+      ``meaning``) the answer's best sentence scores at least the review band's top
+      (:data:`vaegrade.grader.report.meaning.REVIEW_BAND`), plainly;
+    - **not credited**: nothing matches and the best sentence scores below the band's bottom (or
+      there is no meaning to score), or the sentence is clearly closer to one of the concept's
+      common wrong claims (``not``) than to the concept;
+    - **review**: everything between: a match in a negated or hedged sentence (``not``, ``no
+      longer``, ``fails to``, ``rather than``), a meaning score inside the band, a sentence that
+      may state a wrong claim. The instructor decides; the points are held back until then.
 
     Raises:
-        vaegrade.grader.report.meaning.MeaningUnavailable: a concept has ``meaning`` and the model is not installed.
+        vaegrade.grader.report.meaning.MeaningUnavailable: a concept has ``meaning`` or ``not``
+            and the model is not installed.
     """
     text = " ".join(normalise(_INLINE_CODE.sub(" ", prose))[0].split())
-    findings = []
-    for concept in concepts:
-        finding = ConceptFinding(concept.name, concept.points, _pattern_match(text, concept.patterns))
-        if finding.matched is None and concept.meaning:
-            from vaegrade.grader.report.meaning import THRESHOLD, best_match
-            best = best_match(normalise(readable(prose))[0], concept.meaning)
-            if best is not None:
-                finding.score = round(best.score, 3)
-                if best.score >= (concept.threshold or THRESHOLD):
-                    finding.matched = best.sentence
-        findings.append(finding)
-    return findings
+    readable_text = normalise(readable(prose))[0]
+    return [_judge(concept, text, readable_text) for concept in concepts]
 
 
-def _pattern_match(text: str, patterns: list[str]) -> str | None:
+def _judge(concept: Concept, text: str, readable_text: str) -> ConceptFinding:
+    finding = ConceptFinding(concept.name, concept.points, None)
+    matches = _pattern_matches(text, concept.patterns)
+    if matches:
+        doubts = [_doubt(_clause(sentence, phrase), phrase, pattern) for phrase, sentence, pattern in matches]
+        plain = next((i for i, doubt in enumerate(doubts) if doubt is None), None)  # a clean statement anywhere wins
+        phrase, sentence, _ = matches[0 if plain is None else plain]
+        finding.matched, finding.sentence = phrase, sentence
+        if plain is None:
+            finding.verdict, finding.reason = "review", f"the clause that matches negates or hedges it (\u201c{doubts[0]}\u201d)"
+        else:
+            finding.verdict, finding.reason = "credited", "a pattern matches"
+        if finding.verdict == "credited" and concept.meaning:
+            from vaegrade.grader.report.meaning import REVIEW_BAND, similarity
+            low = (concept.review_band or REVIEW_BAND)[0]
+            score = max(similarity(sentence, concept.meaning))
+            finding.score = round(score, 3)
+            if score < low:  # the words match, the sentence reads unlike the concept
+                finding.verdict, finding.reason = "review", f"a pattern matches, but the sentence's meaning score is {score:.2f} < {low:g}"
+    elif concept.meaning:
+        from vaegrade.grader.report.meaning import REVIEW_BAND, best_match
+        best = best_match(readable_text, concept.meaning)
+        low, high = concept.review_band or REVIEW_BAND
+        if best is not None:
+            finding.score, finding.sentence = round(best.score, 3), best.sentence
+            if best.score >= high and not _DOUBT.search(best.sentence):
+                finding.matched, finding.verdict, finding.reason = best.sentence, "credited", f"meaning score {best.score:.2f} >= {high:g}"
+            elif best.score >= low:
+                finding.matched, finding.verdict = best.sentence, "review"
+                finding.reason = (f"meaning score {best.score:.2f}, between {low:g} and {high:g}" if best.score < high
+                                  else "the sentence that states it is negated or hedged")
+            else:
+                finding.reason = f"meaning score {best.score:.2f} < {low:g}"
+        else:
+            finding.reason = "no sentence to score"
+    else:
+        finding.reason = "no pattern matches"
+    if concept.wrong and finding.verdict != "not credited" and finding.sentence:
+        _against_wrong_claims(finding, concept)
+    return finding
+
+
+def _against_wrong_claims(finding: ConceptFinding, concept: Concept) -> None:
+    """A sentence closer to one of the concept's common wrong claims than to the concept: not
+    credited when it states the wrong claim plainly (its score against it at least the review
+    band's top), else sent to review."""
+    from vaegrade.grader.report.meaning import REVIEW_BAND, similarity
+    high = (concept.review_band or REVIEW_BAND)[1]
+    right = max(similarity(finding.sentence, concept.meaning or [concept.name]))
+    wrong = similarity(finding.sentence, concept.wrong)
+    worst = max(range(len(wrong)), key=lambda i: wrong[i])
+    if wrong[worst] <= right:
+        return
+    claim = concept.wrong[worst]
+    if wrong[worst] >= high:
+        finding.verdict, finding.reason = "not credited", f"it states the common wrong claim “{claim}” ({wrong[worst]:.2f} against {right:.2f})"
+        finding.matched = None
+    else:
+        finding.verdict, finding.reason = "review", f"closer to the wrong claim “{claim}” ({wrong[worst]:.2f}) than to the concept ({right:.2f})"
+
+
+def _doubt(clause: str, phrase: str, pattern: str) -> str | None:
+    """The first word of ``clause`` that negates or hedges it: outside the matched ``phrase``
+    any, inside it one the pattern does not itself spell (``(not|n.t) realistic`` says the
+    negation on purpose; ``KL[^.]{0,30}ignor`` matching "KL term is not ignored" does not)."""
+    start = clause.find(phrase)
+    for found in _DOUBT.finditer(clause):
+        inside = start <= found.start() < start + len(phrase) if start >= 0 else False
+        word = found.group().lower().replace("\u2019", "'")
+        spelled = [rf"\b{re.escape(word)}\b"] + ([r"n\.t\b", r"n.t\b"] if word == "n't" else [])
+        if not inside or not any(re.search(spelling, pattern.lower()) for spelling in spelled):
+            return found.group()
+    return None
+
+
+#: Where a sentence's clauses part: punctuation, and the conjunctions that turn to another claim.
+_CLAUSE_BREAK = re.compile(r"[,:;()]|\b(?:but|however|whereas|while|although|though|yet)\b", re.IGNORECASE)
+
+
+def _clause(sentence: str, phrase: str) -> str:
+    """The clause of ``sentence`` that holds ``phrase`` (the whole phrase, even across a break)."""
+    start = sentence.find(phrase)
+    if start < 0:
+        return sentence
+    breaks = list(_CLAUSE_BREAK.finditer(sentence))
+    before = max((m.end() for m in breaks if m.end() <= start), default=0)
+    after = min((m.start() for m in breaks if m.start() >= start + len(phrase)), default=len(sentence))
+    return sentence[before:after]
+
+
+def _pattern_matches(text: str, patterns: list[str]) -> list[tuple[str, str, str]]:
+    """Every match of every pattern, in the patterns' order: the phrase (its last word whole),
+    the sentence it is in, and the pattern."""
+    found = []
     for pattern in patterns:
-        found = re.search(pattern, text, FLAGS)
-        if found:
-            end = found.end()
+        for match in re.finditer(pattern, text, FLAGS):
+            if match.end() == match.start():
+                continue
+            end = match.end()
             while end < len(text) and (text[end].isalnum() or text[end] == "-"):
                 end += 1  # show the whole last word ("blur" -> "blurred")
-            return text[found.start():end]
-    return None
+            before = max(text.rfind(mark, 0, match.start()) for mark in ".!?;") + 1
+            after = min((i for i in (text.find(mark, end) for mark in ".!?;") if i >= 0), default=len(text))
+            found.append((text[match.start():end], text[before:after + 1].strip(), pattern))
+    return found
 
 
 _AUTHOR = r"[A-Z][\w\-]+(?:\s+et\s+al\.?|\s+(?:and|&)\s+[A-Z][\w\-]+)?"

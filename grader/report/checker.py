@@ -87,12 +87,19 @@ def _question(question: Question, document: Document, answer: Answer, outputs: s
             found = []
         report.concepts = [asdict(f) for f in found]
         if found:
-            got = sum(f.points for f in found if f.matched)
+            got = sum(f.points for f in found if f.verdict == "credited")
             missing = [f.name + (f" (closest sentence scored {f.score:.2f})" if f.score is not None else "")
-                       for f in found if not f.matched]
+                       + (f": {f.reason}" if f.reason.startswith("it states") else "")
+                       for f in found if f.verdict == "not credited"]
+            pending = [f for f in found if f.verdict == "review"]
             add("concepts", got / points["concepts"],
-                "found: " + ("; ".join(_quoted(f) for f in found if f.matched) or "none")
-                + (f". Missing: {'; '.join(missing)}" if missing else ""))
+                "found: " + ("; ".join(_quoted(f) for f in found if f.verdict == "credited") or "none")
+                + (f". Missing: {'; '.join(missing)}" if missing else "")
+                + (f". Awaiting your instructor's review ({sum(f.points for f in pending):g} point(s) held back): "
+                   + "; ".join(f.name for f in pending) if pending else ""))
+            if pending:
+                results[-1].details["pending"] = [{"concept": f.name, "points": f.points, "sentence": f.sentence,
+                                                   "score": f.score, "reason": f.reason} for f in pending]
     if question.references:
         _references(question, document, prose, report, add)
     if question.figures:

@@ -7,11 +7,15 @@
     an answer ─▶ the answer runs to the next question's label, heading or ``end``
 
 A label can occur more than once: in a table of contents, a list of the questions, a handout
-paragraph repeated in a checklist. The occurrence chosen is the first one followed by an
-``Answer:`` marker, else the first followed by at least :data:`MIN_ANSWER_WORDS` words of
-prose, else the first; the answer's ``note`` says which was chosen and why. Where a document
-has no Markdown headings, numbered plain-line titles (``2.1 Inpainting``, ``5 References``, as
-PDF exports print them) count as headings.
+paragraph repeated in a checklist. Structure decides before what follows: an occurrence in a
+listing (a contents line ending in a page number, a checklist box, a line among other questions'
+labels) is chosen only when there is nothing else; then the first followed by an ``Answer:``
+marker, else the first followed by at least :data:`MIN_ANSWER_WORDS` words of the answer's own
+prose (boilerplate such as an attestation or a checklist does not count), else the first; among
+those alike, a heading, a numbered section title or a bold label beats a plain line. The answer's
+``note`` says which occurrence was chosen and why. Where a document has no Markdown headings,
+numbered plain-line titles (``2.1 Inpainting``, ``5 References``, as PDF exports print them)
+count as headings.
 """
 
 from __future__ import annotations
@@ -26,7 +30,15 @@ from vaegrade.grader.report.document import Block, Document
 from vaegrade.grader.report.spec import FLAGS, Locate, Question
 
 MIN_ANSWER_WORDS = 10
+LISTED_WORDS = 15  # a question listed among others is a title's length; an answer in a numbered list runs longer
 LINE_START = 48
+#: A contents line: short, ending in a page number after dot leaders or spaces (``Beta sweep .... 3``).
+_CONTENTS_LINE = re.compile(r"^[^\n]{1,100}?(?:\.{2,}|…|[ \t])[ \t]*\d{1,3}[ \t]*$")
+_CHECKBOX = re.compile(r"^[ \t]*(?:[-*+][ \t]+)?\[[ xX✓]\]")
+#: Paragraphs that are not an answer's content: an attestation, an honour pledge, a checklist.
+_BOILERPLATE = re.compile(r"\b(?:i|we)\s+(?:hereby\s+)?(?:certify|attest|declare|affirm|confirm)\b|honou?r\s+(?:code|pledge)"
+                          r"|academic\s+integrity|(?:is|are)\s+(?:entirely\s+)?(?:my|our)\s+own\s+work"
+                          r"|^[ \t]*(?:[-*+][ \t]+)?\[[ xX✓]\]", re.IGNORECASE | re.MULTILINE)
 #: ``Answer:`` (or ``Answers:``) right after the label or at the start of a line, after quote,
 #: list and emphasis marks: where an answer begins when the rubric names no ``answer`` marker.
 DEFAULT_MARKER = r"^[^\w\n]*(?:[a-z0-9]{1,3}[.)]\s*)?answers?\s*:"
@@ -178,9 +190,41 @@ class _Text:
         return _LEAD.match(self.text, label[1]).end()
 
     def words(self, start: int, end: int) -> int:
+        """The words of prose between ``start`` and ``end``, its boilerplate paragraphs (an
+        attestation, a checklist: :data:`_BOILERPLATE`) left out."""
         prose = "\n".join(part for block, part in self.document.spans(self.origin[start], self.origin[end])
                           if block.kind == "prose")
-        return len(_WORD.findall(normalise(prose)[0]))
+        paragraphs = re.split(r"\n[ \t]*\n", normalise(prose)[0])
+        return sum(len(_WORD.findall(paragraph)) for paragraph in paragraphs if not _BOILERPLATE.search(paragraph))
+
+    def line_of(self, position: int) -> tuple[int, int]:
+        """(start, end) of the line ``position`` is on, in the normalised text."""
+        start = self.text.rfind("\n", 0, position) + 1
+        end = self.text.find("\n", position)
+        return start, len(self.text) if end < 0 else end
+
+    def structure(self, label: tuple[int, int], others: list[int]) -> tuple[int, str]:
+        """How the line of ``label`` is set, as a rank and a reason: 0 a heading, a numbered
+        section title or a bold label; 1 a plain line; 2 a listing (a contents line ending in a
+        page number, a checklist box, or a line of at most :data:`LISTED_WORDS` words next to one
+        holding another question's label, ``others``: where those start; a longer one is an answer
+        in a numbered list), which stands for the question, not its answer."""
+        matched = self.text[label[0]:label[1]]
+        start, end = self.line_of(label[0] + len(matched) - len(matched.lstrip()))  # a label may begin with line breaks
+        line = self.text[start:end]
+        previous, following = self.line_of(max(0, start - 2)), self.line_of(min(len(self.text), end + 1))
+        beside = [span for span in (previous, following) if span != (start, end) and self.text[span[0]:span[1]].strip()]
+        if _CONTENTS_LINE.match(line.strip()) and len(line) < 100:
+            return 2, "a contents line"
+        if _CHECKBOX.match(line):
+            return 2, "a checklist line"
+        if len(_WORD.findall(line)) <= LISTED_WORDS and any(span[0] <= other < span[1] for span in beside for other in others):
+            return 2, "a list of the questions"
+        if bisect.bisect_left(self.headings, start) < len(self.headings) and self.headings[bisect.bisect_left(self.headings, start)] == start:
+            return 0, "a heading"
+        if _NUMBERED_TITLE.match(line) or self.document.text[self.origin[start]:self.origin[start] + 3].lstrip().startswith(("**", "__")):
+            return 0, "a numbered title or a bold label"
+        return 1, "a plain line"
 
 
 def locate_all(document: Document, questions: list[Question]) -> dict[str, Answer]:
@@ -200,11 +244,15 @@ def locate_all(document: Document, questions: list[Question]) -> dict[str, Answe
                                     else Answer("not found", note=f"no cell is tagged `{how.tag}`"))
             continue
         stops = sorted(s for qid, starts in boundaries.items() if qid != question.id for s in starts)
-        answers[question.id] = _choose(text, how, labels[question.id], stops)
+        others = [start for qid, found in labels.items() if qid != question.id for start, _ in found]
+        answers[question.id] = _choose(text, how, labels[question.id], stops, others)
     return answers
 
 
-def _choose(text: _Text, how: Locate, found: list[tuple[int, int]], stops: list[int]) -> Answer:
+def _choose(text: _Text, how: Locate, found: list[tuple[int, int]], stops: list[int], others: list[int]) -> Answer:
+    """The answer after the best occurrence of the label (``found``): not in a listing, unless all
+    are; then followed by an answer marker, else by enough words of the answer's own prose; then
+    set as a heading, numbered title or bold label rather than a plain line; then the first."""
     origin = 0
     if how.after:
         anchors = text.find(how.after)
@@ -224,15 +272,17 @@ def _choose(text: _Text, how: Locate, found: list[tuple[int, int]], stops: list[
         answer_marker = right_after.span() if right_after else next((m for m in markers if after <= m[0] and m[1] <= end), None)
         start = answer_marker[1] if answer_marker else after
         words = text.words(start, end)
-        rank = 0 if answer_marker and words else 1 if words >= MIN_ANSWER_WORDS else 2
-        candidates.append((rank, match, start, end))
-    rank, match, start, end = min(candidates, key=lambda c: c[0])
+        content = 0 if answer_marker and words else 1 if words >= MIN_ANSWER_WORDS else 2
+        structure, setting = text.structure(match, others) if len(found) > 1 else (1, "")
+        candidates.append(((structure == 2, content, structure, match[0]), match, start, end, setting))
+    rank, match, start, end, setting = min(candidates, key=lambda c: c[0])
     note = f"label matched in {text.where(match[0])}"
     if len(found) > 1:
-        skipped = [text.where(c[1][0]) for c in candidates if c[1][0] < match[0]]
-        why = ("the first followed by an answer marker" if rank == 0 else
-               f"the first followed by {MIN_ANSWER_WORDS} or more words" if rank == 1 else "none is followed by an answer")
-        note += f" ({len(found)} occurrences; {why}" + (f"; skipped {', '.join(dict.fromkeys(skipped))}" if skipped else "") + ")"
+        skipped = [f"{text.where(c[1][0])} ({c[4]})" for c in candidates if c[1] != match]
+        why = ("followed by an answer marker" if rank[1] == 0 else
+               f"followed by {MIN_ANSWER_WORDS} or more words of answer" if rank[1] == 1 else "none is followed by an answer")
+        note += (f", {setting} ({len(found)} occurrences; chosen: {why}" + ("" if rank[0] else ", not in a listing")
+                 + (f"; skipped {', '.join(dict.fromkeys(skipped))}" if skipped else "") + ")")
     begin, finish = text.origin[start], text.origin[end]
     return _answer(text.document.spans(begin, finish), begin, finish, note)
 

@@ -74,15 +74,22 @@ class WordLimit(Aspect):
 
 
 class Concept(_Strict):
-    """A required idea: found when any of ``patterns`` matches the answer's prose, or (with
-    ``meaning``: one or more sentences saying the idea) when a sentence of the answer states it,
-    by a sentence-embedding model (:mod:`vaegrade.grader.report.meaning`, the ``meaning`` extra), at a
-    score of at least ``threshold`` (default: the calibrated :data:`vaegrade.grader.report.meaning.THRESHOLD`)."""
+    """A required idea, judged with three outcomes (credited, not credited, review: see
+    :func:`vaegrade.grader.report.answers.find_concepts`): by ``patterns`` that show it, and (with
+    ``meaning``: one or more sentences saying the idea) by a sentence-embedding model
+    (:mod:`vaegrade.grader.report.meaning`, the ``meaning`` extra) whose scores inside
+    ``review_band`` go to the instructor; ``not`` lists the idea's common wrong claims."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     name: str = Field(description='the idea, as the feedback names it')
     patterns: list[str] = Field(default_factory=list, description='alternative patterns that show it')
     meaning: list[str] = Field(default_factory=list, description='sentences saying the idea, matched by meaning')
-    threshold: float | None = Field(None, gt=0, lt=1, description='score from which a sentence states the meaning')
+    review_band: tuple[float, float] | None = Field(None, description="meaning scores between these two go to the "
+                                                    "instructor; below, not credited; above, credited (default: the calibrated band)")
+    wrong: list[str] = Field(default_factory=list, alias="not", description="the concept's common wrong claims, as sentences: "
+                             "a sentence closer to one of them than to the concept is not credited, or goes to review",
+                             examples=[["a larger beta gives sharper samples"]])
     points: float = Field(gt=0, description='points for it')
 
     _compiled = field_validator("patterns")(lambda v: [_compile(p) for p in v])

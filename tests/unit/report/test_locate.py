@@ -154,3 +154,38 @@ def test_question_numbers_match_however_they_are_spelled():
     assert "beta = 10" not in found["first"].prose
     assert found["second"].prose.startswith("With beta = 10")
     assert found["fourth"].prose == "Interpolations in the VAE change smoothly from one digit to the other one."
+
+
+def test_a_contents_line_followed_by_a_long_attestation_loses_to_the_heading():
+    document = from_markdown(
+        "# Lab report\n\n## Contents\n\n1. Reconstruction Results 3\n2. Additional Discussion Questions 5\n\n"
+        "I certify that this report is entirely my own work and that I have cited every source I used in preparing it.\n\n"
+        "## 1. Reconstruction Results\n\nThe VAE reconstructs held-out digits with a BCE of 96 nats per image.\n\n"
+        "#### 2. Additional Discussion Questions\n\nA larger beta trades reconstruction quality for a smoother latent space "
+        "(Higgins et al., 2017; Kingma and Welling, 2014; Burgess et al., 2018; Alemi et al., 2018).\n", "r.md")
+    found = located(document, discussion=r"Additional Discussion Questions", results=r"Reconstruction Results")
+    assert found["discussion"].prose.startswith("A larger beta trades") and found["discussion"].where == ["line 16"]
+    note = found["discussion"].note
+    assert note.startswith("label matched in line 14, a heading") and "(a contents line)" in note
+    assert found["results"].prose.startswith("The VAE reconstructs")
+
+
+def test_questions_restated_in_an_appendix_do_not_take_the_answers_place():
+    document = from_markdown(
+        "## Q1. Why the reparameterization trick?\n\nSampling is not differentiable, so the noise is drawn outside and "
+        "z = mu + sigma * eps lets the gradient reach mu and sigma.\n\n"
+        "## Q2. What does beta do?\n\nA larger beta weighs the KL term more, so samples improve while reconstructions blur.\n\n"
+        "## Appendix: the questions\n\nQ1. Why the reparameterization trick?\nQ2. What does beta do?\n"
+        "These were the questions of the assignment as handed out to every student this term.\n", "r.md")
+    found = located(document, q1=r"Q1\.", q2=r"Q2\.")
+    assert found["q1"].prose.startswith("Sampling is not differentiable")
+    assert found["q2"].prose.startswith("A larger beta") and "list of the questions" in found["q2"].note
+
+
+def test_a_checklist_repeating_the_titles_after_the_answers_is_not_an_answer():
+    document = from_markdown(
+        "Interpolation\n\nThe decoded path between two codes changes smoothly from a 3 into an 8, with no broken digits.\n\n"
+        "Checklist\n\n- [x] Interpolation: path decoded, figure saved and described in two or more sentences of text\n"
+        "- [x] Inpainting\n", "r.md")
+    found = located(document, interpolation=r"Interpolation")
+    assert found["interpolation"].prose.startswith("The decoded path") and "a checklist line" in found["interpolation"].note
