@@ -177,20 +177,17 @@ def grouped(items: list[Judgement], alike: float = 0.8) -> list[list[Judgement]]
 
 
 def _clusters(members: list[Judgement], alike: float) -> list[list[Judgement]]:
-    """Greedy clusters: each sentence joins the first group whose first sentence it is alike."""
-    try:
-        from vaegrade.grader.report.meaning import MeaningUnavailable, similarity
-        similar = similarity
-    except ImportError:  # pragma: no cover  (meaning.py is always there; the model may not be)
-        similar = None
+    """Greedy clusters: each sentence joins the first group whose first sentence it is alike
+    (identical text only when the embedding model is not installed)."""
+    from vaegrade.grader.report.meaning import MeaningUnavailable, similarity
     groups: list[list[Judgement]] = []
     for member in members:
         for group in groups:
             head = group[0].sentence
             try:
-                close = head == member.sentence or (similar is not None and similar(member.sentence, [head])[0] >= alike)
+                close = head == member.sentence or similarity(member.sentence, [head])[0] >= alike
             except MeaningUnavailable:
-                close = head == member.sentence
+                close = False
             if close:
                 group.append(member)
                 break

@@ -141,7 +141,7 @@ def test_feedback_and_gradebook(graded):
     _, out = graded
     html = (out / "reference_solution" / "feedback.html").read_text()
     assert "Score <strong>100.0</strong> / 100.0" in html
-    assert html.count("data:image/png;base64,") == 3  # samples, reconstructions, loss curves
+    assert html.count("data:image/png;base64,") == 4  # samples, reconstructions, loss curves, learning curve
     assert "<script" not in html
     rows = (out / "gradebook.csv").read_text().splitlines()
     assert rows[0].startswith("submission,status,score,max_score,kl_divergence,reparameterize,vae_loss")
@@ -155,7 +155,7 @@ def test_feedback_rerenders_from_saved_result_alone(graded, tmp_path):
     with np.load(out / "flawed_kl_sign" / "artifacts.npz") as npz:
         arrays = {name: npz[name] for name in npz.files}
     feedback.write_feedback(saved, arrays, tmp_path / "again.html")
-    assert (tmp_path / "again.html").read_text().count("data:image/png;base64,") == 3
+    assert (tmp_path / "again.html").read_text().count("data:image/png;base64,") == 4
 
 
 def test_student_html_is_escaped(graded, tmp_path):
