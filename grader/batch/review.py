@@ -49,26 +49,27 @@ def make_app(out: Path) -> Flask:
         keys = [tuple(key) for key in asked.get("keys", []) if isinstance(key, list) and len(key) == 4]
         if not keys or asked.get("decision", "missing") not in DECISIONS:
             return jsonify(error="send keys (submission, check, concept, sentence) and a decision"), 400
-        known = {j.key for j in judgements(load_results(out))}
+        published = load_results(out)
+        known = {j.key for j in judgements(published)}
         unknown = [key for key in keys if key not in known]
         if unknown:
             return jsonify(error=f"no such judgement: {list(unknown[0])}"), 404
         decide(out / "gradebook.sqlite", keys, asked["decision"])
-        results = republish(out, {key[0] for key in keys})
+        results = republish(out, published, {key[0] for key in keys})
         waiting = sum(1 for j in judgements(results) if j.decision is None)
         return jsonify(decided=len(keys), waiting=waiting)
 
     return app
 
 
-def republish(out: Path, only: set[str] | None = None) -> list[SubmissionResult]:
-    """Apply the stored decisions to the published results under ``out`` (those of ``only``, by
-    submission name, when given) and write their ``result.json`` and ``feedback.html`` again, then
-    the class's ``gradebook.csv`` and overview. Returns every result."""
+def republish(out: Path, published: list[SubmissionResult], only: set[str]) -> list[SubmissionResult]:
+    """Apply the stored decisions to the ``published`` results under ``out`` of the submissions
+    ``only`` names and write their ``result.json`` and ``feedback.html`` again, then the class's
+    ``gradebook.csv`` and overview. Returns every result."""
     decisions = load_decisions(out / "gradebook.sqlite")
     results = []
-    for result in load_results(out):
-        applied = apply_reviews(result, decisions) if only is None or result.submission in only else result
+    for result in published:
+        applied = apply_reviews(result, decisions) if result.submission in only else result
         if applied is not result:
             figures = out / result.submission / "artifacts.npz"
             publish(Row(applied, figures.read_bytes() if figures.exists() else npz({})), out / result.submission, overview=True)

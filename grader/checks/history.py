@@ -31,8 +31,9 @@ class TrainingHistoryCheck(ModelCheck):
     ``loss = recon + beta * kl`` within 1% when all three are kept, and the last epoch's recon
     and KL within ``tolerance`` (relative) of the values the grader measures with the student's
     final model on ``train_images`` training images (reference BCE and KL; decoding the
-    posterior mean), unless handed-in weights replaced that model (a rubric's ``weights:``). No credit for nothing: an empty history, or one whose loss is not finite or
-    does not fall by that 1% (no learning shown: an optimizer that never steps), earns 0 whatever
+    posterior mean), unless handed-in weights replaced that model (a rubric's ``weights:``). No
+    credit for nothing: an empty history, or one whose loss is not finite or does not fall by that
+    1% (no learning shown: an optimizer that never steps), earns 0 whatever
     else holds; so grade with at least 2 epochs.
     """
 

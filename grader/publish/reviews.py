@@ -136,8 +136,8 @@ def _show_decisions(result: SubmissionResult, check_id: str, items: list[dict]) 
         if check_id != f"report.{question.id}.concepts":
             continue
         for concept in question.concepts:
-            decision = by_concept.get(concept["name"])
-            if concept.get("verdict") in ("review", "credited", "not credited") and concept["name"] in by_concept:
+            if concept["name"] in by_concept:
+                decision = by_concept[concept["name"]]
                 concept["verdict"] = "review" if decision is None else "credited" if decision == "credit" else "not credited"
                 concept["decided"] = decision is not None
                 concept["matched"] = concept.get("sentence") if decision == "credit" else concept.get("matched")

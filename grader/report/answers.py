@@ -160,7 +160,7 @@ def _doubt(clause: str, phrase: str, pattern: str) -> str | None:
     for found in _DOUBT.finditer(clause):
         inside = start <= found.start() < start + len(phrase) if start >= 0 else False
         word = found.group().lower().replace("\u2019", "'")
-        spelled = [rf"\b{re.escape(word)}\b"] + ([r"n\.t\b", r"n.t\b"] if word == "n't" else [])
+        spelled = [rf"\b{re.escape(word)}\b"] + ([r"n.t\b"] if word == "n't" else [])  # n't, or n.t in the pattern
         if not inside or not any(re.search(spelling, pattern.lower()) for spelling in spelled):
             return found.group()
     return None

@@ -37,8 +37,8 @@ _CONTENTS_LINE = re.compile(r"^[^\n]{1,100}?(?:\.{2,}|…|[ \t])[ \t]*\d{1,3}[ \
 _CHECKBOX = re.compile(r"^[ \t]*(?:[-*+][ \t]+)?\[[ xX✓]\]")
 #: Paragraphs that are not an answer's content: an attestation, an honour pledge, a checklist.
 _BOILERPLATE = re.compile(r"\b(?:i|we)\s+(?:hereby\s+)?(?:certify|attest|declare|affirm|confirm)\b|honou?r\s+(?:code|pledge)"
-                          r"|academic\s+integrity|(?:is|are)\s+(?:entirely\s+)?(?:my|our)\s+own\s+work"
-                          r"|^[ \t]*(?:[-*+][ \t]+)?\[[ xX✓]\]", re.IGNORECASE | re.MULTILINE)
+                          r"|academic\s+integrity|(?:is|are)\s+(?:entirely\s+)?(?:my|our)\s+own\s+work|" + _CHECKBOX.pattern,
+                          re.IGNORECASE | re.MULTILINE)
 #: ``Answer:`` (or ``Answers:``) right after the label or at the start of a line, after quote,
 #: list and emphasis marks: where an answer begins when the rubric names no ``answer`` marker.
 DEFAULT_MARKER = r"^[^\w\n]*(?:[a-z0-9]{1,3}[.)]\s*)?answers?\s*:"
@@ -178,13 +178,16 @@ class _Text:
         question's label is, and a mention of it inside an answer's sentence mostly is not."""
         return position - (self.text.rfind("\n", 0, position) + 1) <= LINE_START
 
+    def is_heading(self, line: int) -> bool:
+        """Whether the line starting at ``line`` (a normalised offset) is a heading."""
+        found = bisect.bisect_left(self.headings, line)
+        return found < len(self.headings) and self.headings[found] == line
+
     def after_heading(self, label: tuple[int, int]) -> int:
         """Where an answer can start after ``label``: its end (past the punctuation that closes a
         label, as in ``Q1.`` or ``P1-4:``), or the end of its line when the label is in a heading
         (the rest of the heading is the question, not the answer)."""
-        line = self.text.rfind("\n", 0, label[0]) + 1
-        heading = bisect.bisect_left(self.headings, line)
-        if heading < len(self.headings) and self.headings[heading] == line:
+        if self.is_heading(self.text.rfind("\n", 0, label[0]) + 1):
             end = self.text.find("\n", label[1])
             return len(self.text) if end < 0 else end
         return _LEAD.match(self.text, label[1]).end()
@@ -220,7 +223,7 @@ class _Text:
             return 2, "a checklist line"
         if len(_WORD.findall(line)) <= LISTED_WORDS and any(span[0] <= other < span[1] for span in beside for other in others):
             return 2, "a list of the questions"
-        if bisect.bisect_left(self.headings, start) < len(self.headings) and self.headings[bisect.bisect_left(self.headings, start)] == start:
+        if self.is_heading(start):
             return 0, "a heading"
         if _NUMBERED_TITLE.match(line) or self.document.text[self.origin[start]:self.origin[start] + 3].lstrip().startswith(("**", "__")):
             return 0, "a numbered title or a bold label"

@@ -83,6 +83,13 @@ def inject_setup_cell(nb: nbformat.NotebookNode, config: dict[str, Any]) -> nbfo
     return nb
 
 
+def _with_kernel_side(variable: str, what: str, calls: list[str]) -> list[str]:
+    """An injected cell's lines: the probe's kernel side compiled into the dict ``variable``
+    (never the notebook's globals), ``calls`` on it, then the dict deleted."""
+    return [f"# Injected by vaegrade: {what}", f"{variable} = {{}}",
+            f"exec(compile({KERNEL_SOURCE!r}, 'vaegrade_probe', 'exec'), {variable})", *calls, f"del {variable}"]
+
+
 def inject_weights_cell(nb: nbformat.NotebookNode, framework: str, spec: dict[str, Any]) -> tuple[nbformat.NotebookNode, int | None]:
     """A copy of ``nb`` with a cell, right after its last training cell
     (:func:`vaegrade.grader.run.source.last_training_cell`; else after its last cell), that loads
@@ -97,13 +104,9 @@ def inject_weights_cell(nb: nbformat.NotebookNode, framework: str, spec: dict[st
     code = [i for i, cell in enumerate(nb.cells) if cell.cell_type == "code" and not is_injected(cell)]
     found = last_training_cell([nb.cells[i].source for i in code])
     position = code[found] + 1 if found is not None else len(nb.cells)
-    source = "\n".join([
-        "# Injected by vaegrade: the trained weights you handed in, loaded into your model after your training.",
-        "_vaegrade_weights = {}",
-        f"exec(compile({KERNEL_SOURCE!r}, 'vaegrade_probe', 'exec'), _vaegrade_weights)",
-        f"_vaegrade_weights['load_handed_in'](globals(), {framework!r}, {spec!r})",
-        "del _vaegrade_weights",
-    ])
+    source = "\n".join(_with_kernel_side(
+        "_vaegrade_weights", "the trained weights you handed in, loaded into your model after your training.",
+        [f"_vaegrade_weights['load_handed_in'](globals(), {framework!r}, {spec!r})"]))
     nb.cells.insert(position, injected(source, "injected-weights"))
     number = None if found is None else sum(1 for cell in nb.cells[:code[found] + 1] if not is_injected(cell))
     return nb, number
@@ -171,14 +174,9 @@ except Exception as _vaegrade_error:
 def probe_cell(probe_dir: str, selfcheck: bool = False) -> nbformat.NotebookNode:
     """The cell that runs the probe's kernel side (``grader/probe/kernel/``) against the student's global namespace;
     with ``selfcheck``, first ``selfcheck.all()`` (its verdicts in ``<probe_dir>/selfcheck.json``)."""
-    source = "\n".join([
-        "# Injected by vaegrade: calls your functions and model on the grader's inputs.",
-        "_vaegrade_probe = {}",
-        f"exec(compile({KERNEL_SOURCE!r}, 'vaegrade_probe', 'exec'), _vaegrade_probe)",
+    source = "\n".join(_with_kernel_side("_vaegrade_probe", "calls your functions and model on the grader's inputs.", [
         "_vaegrade_probe['stop_recording']()  # your training is over: what follows is the grader's",
         *([SELFCHECK_SOURCE.format(path=str(Path(probe_dir) / "selfcheck.json"), variable=GRADING_VARIABLE)]
           if selfcheck else []),
-        f"_vaegrade_probe['main'](globals(), {probe_dir!r})",
-        "del _vaegrade_probe",
-    ])
+        f"_vaegrade_probe['main'](globals(), {probe_dir!r})"]))
     return injected(source, "injected-probe")

@@ -182,7 +182,6 @@ class TensorFlow:
             optimiser.apply_gradients([(tape.gradient(loss, w), w)])
         return (tf.nn.softplus(w) if request["positive"] else w).numpy()
 
-
     @staticmethod
     def load_weights(model, path):
         """Keras's own ``model.load_weights`` (``.weights.h5`` or ``.keras``), whose error names the

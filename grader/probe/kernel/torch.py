@@ -200,7 +200,6 @@ class Torch:
                 optimiser.step()
         return (torch.nn.functional.softplus(w) if request["positive"] else w).detach().numpy()
 
-
     @staticmethod
     def load_weights(model, path):
         """Load a ``state_dict`` (``torch.save(model.state_dict(), path)``; a checkpoint dict holding

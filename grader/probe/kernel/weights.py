@@ -9,14 +9,15 @@ def mismatches(own, stored, shape):
                 for name, value in own.items() if name in stored and shape(stored[name]) != shape(value)]
     missing = [name for name in own if name not in stored]
     unexpected = [name for name in stored if name not in own]
-    if missing:
-        problems.append(f"missing from the file: {', '.join(f'`{name}`' for name in missing[:6])}"
-                        + (f" and {len(missing) - 6} more" if len(missing) > 6 else ""))
-    if unexpected:
-        problems.append(f"in the file but not in the model: {', '.join(f'`{name}`' for name in unexpected[:6])}"
-                        + (f" and {len(unexpected) - 6} more" if len(unexpected) > 6 else ""))
+    problems += [f"{where}: {named(names)}" for where, names in (("missing from the file", missing),
+                                                                ("in the file but not in the model", unexpected)) if names]
     if problems:
         raise ValueError("they come from another architecture: " + "; ".join(problems))
+
+
+def named(names, shown=6):
+    """The first ``shown`` of ``names`` in backquotes, and how many more there are."""
+    return ", ".join(f"`{name}`" for name in names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown else "")
 
 
 def load_handed_in(namespace, framework, spec):
